@@ -1,0 +1,50 @@
+# ticketops: `make demo` runs the whole loop, `make test` runs the test suite; both install what they need.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install system-packages test test-all demo pipeline bench lint format clean
+
+install: $(STAMP)
+
+system-packages:
+	./scripts/install-system-packages.sh
+
+# Re-runs only when pyproject.toml changes or the venv is missing: a second `make install` does nothing.
+$(STAMP): pyproject.toml scripts/install-system-packages.sh
+	./scripts/install-system-packages.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --progress-bar off -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Everything, the slow end-to-end tests included (not run in CI).
+test-all: install
+	$(BIN)/pytest -m "" $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/ticketops demo $(DEMO_ARGS)
+
+pipeline: install
+	$(BIN)/dvc repro
+
+bench: install
+	$(BIN)/python benchmarks/train_eval.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf reports/tmp .pytest_cache .ruff_cache

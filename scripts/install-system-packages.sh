@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Debian packages the project runs for real: Prometheus + promtool + Alertmanager (monitoring and rollout
+# analysis), Chromium + ChromeDriver (dashboard browser test), wrk (HTTP benchmark). Installs only what is
+# missing, so a second `make install` is quick.
+set -euo pipefail
+packages=(prometheus prometheus-alertmanager chromium chromium-driver wrk git)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "system packages missing (${missing[*]}) and apt-get is not available: install them by hand" >&2
+  exit 1
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "system packages: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian packages start their daemons where systemd runs; ticketops starts its own on loopback.
+for unit in prometheus prometheus-alertmanager prometheus-node-exporter; do
+  $sudo systemctl disable --now "$unit" >/dev/null 2>&1 || true
+done

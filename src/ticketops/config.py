@@ -1,0 +1,176 @@
+"""One place that reads configuration: ``params.yaml`` for the pipeline, environment variables for services.
+
+Nothing here runs at import time; callers ask for what they need when they need it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MODEL_NAME = "ticket-classifier"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
+ROOT_MARKERS = ("dvc.yaml", "params.yaml")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The repo root: ``TICKETOPS_ROOT`` if set, else the nearest folder upward holding dvc.yaml and params.yaml."""
+    if env := os.environ.get("TICKETOPS_ROOT"):
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).exists() for marker in ROOT_MARKERS):
+            return folder
+    return here
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI``, or the embedded default ``sqlite:///<root>/mlflow.db``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def artifact_root() -> Path:
+    """Where runs store artifacts when the tracking store is a local database (``mlartifacts/``)."""
+    return Path(os.environ.get("TICKETOPS_ARTIFACT_ROOT") or project_root() / "mlartifacts").resolve()
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestParams(_Section):
+    seed_path: str = "data/seed/banking77/train.csv"
+    seed_text_column: str = "text"
+    seed_label_column: str = "category"
+    labels_path: str = "data/seed/banking77/categories.json"
+    feedback_dir: str = "data/feedback"
+    output: str = "data/processed/dataset.csv"
+
+
+class SplitParams(_Section):
+    seed: int = 42
+    test_fraction: float = Field(0.1, gt=0, lt=0.5)
+    validation_fraction: float = Field(0.1, gt=0, lt=0.5)
+
+
+class EmbedParams(_Section):
+    batch_size: int = Field(64, ge=1)
+    max_length: int = Field(128, ge=8)
+
+
+class TfidfParams(_Section):
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)
+    char_min_df: int = 2
+    C: float = 30.0
+    max_iter: int = 2000
+
+
+class HybridParams(_Section):
+    embedding_weight: float = 2.0
+    C: float = 20.0
+    max_iter: int = 3000
+
+
+class FinetuneParams(_Section):
+    train_layers: int = Field(3, ge=1, le=6)
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(32, ge=1)
+    encoder_lr: float = 1e-4
+    head_lr: float = 3e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    max_length: int = 64
+    tfidf_blend: bool = False
+    embedding_weight: float = 1.0
+    C: float = 10.0
+    max_iter: int = 3000
+
+
+class CascadeParams(_Section):
+    slow_model: Literal["hybrid", "finetune"] = "finetune"
+    accuracy_tolerance: float = 0.001
+
+
+class TrainParams(_Section):
+    model: Literal["tfidf", "hybrid", "finetune", "cascade"] = "finetune"
+    seed: int = 42
+    threads: int = 2
+    tfidf: TfidfParams = TfidfParams()
+    hybrid: HybridParams = HybridParams()
+    finetune: FinetuneParams = FinetuneParams()
+    cascade: CascadeParams = CascadeParams()
+
+
+class EvaluateParams(_Section):
+    review_precision_target: float = Field(0.98, gt=0, le=1)
+    calibration_bins: int = 10
+    invariance_min_agreement: float = Field(0.9, ge=0, le=1)
+    min_functionality_path: str = "tests/fixtures/min_functionality.csv"
+    min_functionality_min_accuracy: float = Field(1.0, ge=0, le=1)
+    reference_sample_size: int = 1000
+
+
+class RegisterParams(_Section):
+    model_name: str = MODEL_NAME
+    experiment: str = "ticketops"
+    gate_metric: Literal["accuracy", "macro_f1"] = "accuracy"
+    gate_margin: float = 0.002
+
+
+class Params(_Section):
+    """``params.yaml``: one section per DVC stage, plus the rollout and monitor sections."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    ingest: IngestParams = IngestParams()
+    split: SplitParams = SplitParams()
+    embed: EmbedParams = EmbedParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    # ``register`` is a pydantic BaseModel attribute, hence the alias.
+    registration: RegisterParams = Field(RegisterParams(), alias="register")
+
+    def as_dict(self) -> dict:
+        """The parameters as written in params.yaml (section names as there)."""
+        return self.model_dump(by_alias=True, mode="json")
+
+
+def load_params(path: Path | str | None = None) -> Params:
+    """Parse ``params.yaml`` (default: at the project root) into typed sections; unknown keys in a section fail."""
+    path = Path(path) if path else project_root() / "params.yaml"
+    raw = yaml.safe_load(path.read_text()) if path.exists() else {}
+    return Params.model_validate(raw or {})
+
+
+class ServiceSettings(BaseSettings):
+    """Environment of the HTTP service (``TICKETOPS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETOPS_", extra="ignore")
+
+    model_uri: str = DEFAULT_MODEL_URI
+    api_token: SecretStr | None = None
+    max_text_chars: int = Field(2000, ge=1)
+    max_tickets: int = Field(64, ge=1)
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    max_concurrency: int = Field(512, ge=1)
+    request_timeout_s: float = Field(10.0, gt=0)
+    prediction_log_url: str = "sqlite:///predictions.db"
+    prediction_log_queue: int = Field(10_000, ge=1)
+    prediction_log_retention_rows: int = Field(1_000_000, ge=1)
+    prediction_log_retention_days: float = Field(30.0, gt=0)
+    threads: int = Field(2, ge=1)
+
+
+@lru_cache(maxsize=1)
+def service_settings() -> ServiceSettings:
+    """Settings read once per process (the service is configured by its environment at start)."""
+    return ServiceSettings()

