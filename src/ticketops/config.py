@@ -101,8 +101,9 @@ class CascadeParams(_Section):
 
 
 class TrainParams(_Section):
-    model: Literal["tfidf", "hybrid", "finetune", "cascade"] = "finetune"
+    model: Literal["tfidf", "hybrid", "finetune", "cascade"] = "hybrid"
     seed: int = 42
+    sample_fraction: float = Field(1.0, gt=0, le=1)
     threads: int = 2
     tfidf: TfidfParams = TfidfParams()
     hybrid: HybridParams = HybridParams()

@@ -81,6 +81,8 @@ def train_classifier(
 ) -> Classifier:
     """The family in ``params.model``, fitted on ``train`` (columns text, label)."""
     set_threads(params.threads)
+    if params.sample_fraction < 1.0:
+        train = train.groupby("label", group_keys=False).sample(frac=params.sample_fraction, random_state=params.seed)
     texts = train["text"].tolist()
     y = label_indices(labels, train["label"])
     if params.model == "tfidf":
