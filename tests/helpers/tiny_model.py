@@ -1,0 +1,100 @@
+"""Train a tiny model on the fixture and register it in a throw-away MLflow store (SQLite in a temp folder).
+
+Serving, monitoring and rollout tests use this instead of the full pipeline: a real model, a real registry,
+real checksums, in a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ticketops.config import CHAMPION, TrainParams
+from ticketops.data.split import split_frame
+from ticketops.fileio import read_json, write_csv, write_json
+from ticketops.modeling.artifacts import manifest_digest, write_checksums
+from ticketops.modeling.predictor import SERVING_FILE, Predictor
+from ticketops.modeling.training import train_classifier
+from ticketops.registration import REFERENCE_FILE
+from ticketops.registry import PACKAGE_DIR, TAG_ARTIFACT_SHA, log_model_version, set_alias
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+MODEL_NAME = "ticket-classifier"
+
+
+@dataclass(frozen=True)
+class TinyRegistry:
+    """Where the throw-away store lives; ``env`` points a subprocess (bentoml serve, CLI) at it."""
+
+    root: Path
+    tracking_uri: str
+    env: dict[str, str]
+
+
+def tiny_frame() -> pd.DataFrame:
+    raw = pd.read_csv(FIXTURES / "tiny_tickets.csv", dtype=str, keep_default_na=False)
+    return pd.DataFrame({"text": raw["text"], "label": raw["category"], "origin": "seed", "source": "tiny"})
+
+
+def tiny_labels() -> list[str]:
+    return sorted(tiny_frame()["label"].unique())
+
+
+def build_package(
+    dst: Path, family: str = "tfidf", review_threshold: float = 0.5, sample_fraction: float = 1.0
+) -> Path:
+    """A registered-style package folder (model files, serving.json, reference.csv, checksums.json)."""
+    parts = split_frame(tiny_frame(), seed=3, test_fraction=0.2, validation_fraction=0.2)
+    params = TrainParams(model=family, threads=1, sample_fraction=sample_fraction)
+    classifier = train_classifier(params, tiny_labels(), parts["train"], embeddings=None, progress=False)
+    folder = dst / PACKAGE_DIR
+    classifier.save(folder)
+    write_json(folder / SERVING_FILE, {"review_threshold": review_threshold})
+    reference = parts["validation"]
+    scored = Predictor(classifier, review_threshold).score(reference["text"].tolist())
+    write_csv(
+        folder / REFERENCE_FILE,
+        reference.assign(predicted=scored.labels, confidence=scored.confidence, needs_review=scored.needs_review)[
+            ["text", "label", "predicted", "confidence", "needs_review"]
+        ],
+    )
+    write_checksums(folder)
+    return folder
+
+
+def tiny_registry(root: Path) -> TinyRegistry:
+    """Point this process (and the returned env) at a fresh SQLite MLflow store under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    env = {"MLFLOW_TRACKING_URI": uri, "TICKETOPS_ARTIFACT_ROOT": str(root / "mlartifacts"), "HF_HUB_OFFLINE": "1"}
+    os.environ.update(env)
+    return TinyRegistry(root, uri, env)
+
+
+def register_tiny_model(
+    registry: TinyRegistry, alias: str | None = CHAMPION, family: str = "tfidf", sample_fraction: float = 1.0
+) -> str:
+    """Train, package and register one version; set ``alias`` on it. Returns the version number."""
+    from ticketops.registry import client
+
+    staging = registry.root / f"staging-{len(list(registry.root.glob('staging-*')))}"
+    folder = build_package(staging, family=family, sample_fraction=sample_fraction)
+    mlflow_client = client()
+    checksums = read_json(folder / "checksums.json")
+    version = log_model_version(
+        mlflow_client,
+        package_dir=folder,
+        experiment="ticketops-tests",
+        model_name=MODEL_NAME,
+        run_name=f"tiny-{family}",
+        params={"train": {"model": family, "sample_fraction": sample_fraction}},
+        metrics={},
+        artifacts={},
+        tags={TAG_ARTIFACT_SHA: manifest_digest(checksums), "model_family": family, "data_md5": "tiny"},
+    )
+    if alias:
+        set_alias(mlflow_client, MODEL_NAME, alias, str(version.version))
+    return str(version.version)
