@@ -13,7 +13,7 @@ def main() -> None:
     params = load_params()
     p = params.split
     dataset = read_csv(params.ingest.output)
-    parts = split_frame(dataset, p.seed, p.test_fraction, p.validation_fraction)
+    parts = split_frame(dataset, p.seed, p.test_fraction, p.validation_fraction, p.holdout_labels)
     for name, part in parts.items():
         write_csv(OUT / f"{name}.csv", part[["text", "label", "origin", "source"]])
     counts = label_counts(parts)

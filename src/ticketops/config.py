@@ -59,6 +59,9 @@ class SplitParams(_Section):
     seed: int = 42
     test_fraction: float = Field(0.1, gt=0, lt=0.5)
     validation_fraction: float = Field(0.1, gt=0, lt=0.5)
+    # Seed intents kept out of train/validation (still in test): simulates intents that did not exist
+    # when the model was trained, e.g. for the demo's "new intent" drift. Feedback of any intent still trains.
+    holdout_labels: tuple[str, ...] = ()
 
 
 class EmbedParams(_Section):
@@ -111,6 +114,19 @@ class TrainParams(_Section):
     cascade: CascadeParams = CascadeParams()
 
 
+class ScenarioParams(_Section):
+    """Traffic scenarios for the simulator, the drift benchmark and the demo."""
+
+    new_intent_labels: tuple[str, ...] = (
+        "getting_virtual_card",
+        "virtual_card_not_working",
+        "get_disposable_virtual_card",
+        "disposable_card_limits",
+    )
+    surge_labels: tuple[str, ...] = ("declined_card_payment", "card_not_working", "declined_cash_withdrawal")
+    mixture: float = Field(0.2, ge=0, le=1)
+
+
 class EvaluateParams(_Section):
     review_precision_target: float = Field(0.98, gt=0, le=1)
     calibration_bins: int = 10
@@ -137,6 +153,7 @@ class Params(_Section):
     embed: EmbedParams = EmbedParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
+    scenarios: ScenarioParams = ScenarioParams()
     # ``register`` is a pydantic BaseModel attribute, hence the alias.
     registration: RegisterParams = Field(RegisterParams(), alias="register")
 

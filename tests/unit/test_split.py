@@ -35,3 +35,18 @@ def test_feedback_never_moves_or_joins_the_test_split(tiny_tickets):
     assert set(parts["test"]["text"]) == before
     new_in = {name: part["text"].str.startswith("new ticket").sum() for name, part in parts.items()}
     assert new_in["test"] == 0 and new_in["train"] > new_in["validation"] > 0
+
+
+def test_holdout_labels_stay_in_test_only(tiny_tickets):
+    frame = frame_from(tiny_tickets)
+    plain = split_frame(frame, 1, 0.2, 0.2)
+    held = split_frame(frame, 1, 0.2, 0.2, holdout_labels=("change_pin",))
+    assert set(held["test"]["text"]) == set(plain["test"]["text"])
+    assert "change_pin" not in set(held["train"]["label"]) | set(held["validation"]["label"])
+    more = pd.DataFrame(
+        {"text": ["please change my pin now"], "label": "change_pin", "origin": FEEDBACK, "source": "b.csv"}
+    )
+    with_feedback = split_frame(
+        pd.concat([frame, more], ignore_index=True), 1, 0.2, 0.2, holdout_labels=("change_pin",)
+    )
+    assert "please change my pin now" in set(with_feedback["train"]["text"]) | set(with_feedback["validation"]["text"])

@@ -23,8 +23,17 @@ def text_rank(text: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def assign_splits(frame: pd.DataFrame, seed: int, test_fraction: float, validation_fraction: float) -> pd.Series:
-    """Split name per row; rows from the seed data are stratified by label, the rest go to train/validation."""
+def assign_splits(
+    frame: pd.DataFrame,
+    seed: int,
+    test_fraction: float,
+    validation_fraction: float,
+    holdout_labels: tuple[str, ...] = (),
+) -> pd.Series:
+    """Split name per row; seed rows are stratified by label, the rest go to train/validation.
+
+    Seed rows of ``holdout_labels`` keep their test place; their other rows are marked ``holdout`` (unused).
+    """
     ranks = frame["text"].map(lambda text: text_rank(text, seed))
     split = pd.Series("train", index=frame.index, dtype=object)
     is_seed = frame["origin"] == SEED
@@ -34,6 +43,7 @@ def assign_splits(frame: pd.DataFrame, seed: int, test_fraction: float, validati
         n_validation = round(len(order) * validation_fraction)
         split.loc[order[:n_test]] = "test"
         split.loc[order[n_test : n_test + n_validation]] = "validation"
+    split.loc[is_seed & frame["label"].isin(holdout_labels) & (split != "test")] = "holdout"
     later = ~is_seed
     share = validation_fraction / (1.0 - test_fraction)
     split.loc[later & (ranks < share)] = "validation"
@@ -41,10 +51,14 @@ def assign_splits(frame: pd.DataFrame, seed: int, test_fraction: float, validati
 
 
 def split_frame(
-    frame: pd.DataFrame, seed: int, test_fraction: float, validation_fraction: float
+    frame: pd.DataFrame,
+    seed: int,
+    test_fraction: float,
+    validation_fraction: float,
+    holdout_labels: tuple[str, ...] = (),
 ) -> dict[str, pd.DataFrame]:
-    """The dataset cut into its three parts, each keeping the input's columns."""
-    split = assign_splits(frame, seed, test_fraction, validation_fraction)
+    """The dataset cut into its three parts (held-out rows are dropped), each keeping the input's columns."""
+    split = assign_splits(frame, seed, test_fraction, validation_fraction, holdout_labels)
     return {name: frame[split == name].reset_index(drop=True) for name in SPLITS}
 
 

@@ -1,0 +1,1 @@
+"""Canary rollouts: the controller, PromQL analysis, and backends (local processes, Kubernetes)."""

@@ -1,0 +1,42 @@
+"""Rollout state: what a restarted controller needs to resume, stored by the backend.
+
+The local backend keeps it in a JSON file; the Kubernetes backend in annotations on the canary Deployment.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Phase(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"  # inconclusive analysis: waits and retries, never promotes on it
+    PROMOTED = "promoted"
+    ROLLED_BACK = "rolled_back"
+    ABORTED = "aborted"
+
+    @property
+    def finished(self) -> bool:
+        return self in (Phase.PROMOTED, Phase.ROLLED_BACK, Phase.ABORTED)
+
+
+class RolloutState(BaseModel):
+    """One rollout of ``canary_version`` beside ``stable_version``, stepping through ``steps`` (canary %)."""
+
+    rollout_id: str
+    model_name: str
+    stable_version: str
+    canary_version: str
+    steps: list[int]
+    step_index: int = 0
+    weight: int = 0  # canary share of traffic right now, percent
+    phase: Phase = Phase.RUNNING
+    failures: int = 0  # consecutive failed analyses at this step
+    inconclusive: int = 0  # consecutive inconclusive analyses at this step
+    step_started_at: float = Field(default_factory=time.time)
+    started_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    reason: str = ""
