@@ -119,6 +119,7 @@ def register_candidate(
             metrics=_flat_metrics(metrics),
             artifacts={"plots": plots_dir, "evaluation": evaluation_dir, "model_card": model_card},
             tags=tags,
+            input_example=test[["text"]].head(3).reset_index(drop=True),
         )
     aliases = []
     if decision.passed:

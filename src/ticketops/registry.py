@@ -241,6 +241,7 @@ def log_model_version(
     metrics: Mapping[str, float],
     artifacts: Mapping[str, Path],
     tags: Mapping[str, Any],
+    input_example=None,
 ):
     """Log one run (params, metrics, plots, the model with its signature) and register it as a new version."""
     import mlflow
@@ -260,6 +261,7 @@ def log_model_version(
             loader_module=LOADER_MODULE,
             data_path=str(package_dir),
             signature=model_signature(),
+            input_example=input_example,  # MLflow loads the model through the loader module to check it
             pip_requirements=_requirements(),
             registered_model_name=model_name,
             await_registration_for=60,
