@@ -192,3 +192,28 @@ class ServiceSettings(BaseSettings):
 def service_settings() -> ServiceSettings:
     """Settings read once per process (the service is configured by its environment at start)."""
     return ServiceSettings()
+
+
+class KubernetesSettings(BaseSettings):
+    """Where and how the Kubernetes rollout backend acts (``TICKETOPS_K8S_*``); names match ``k8s/base``."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETOPS_K8S_", extra="ignore")
+
+    namespace: str = "ticketops"
+    stable_deployment: str = "ticketops-stable"
+    canary_deployment: str = "ticketops-canary"
+    service: str = "ticketops"  # selects both tracks: traffic follows ready replicas
+    container: str = "service"  # the container whose TICKETOPS_MODEL_URI the backend sets
+    image: str | None = None  # None keeps the image of the stable Deployment
+    # "replicas": one Service, traffic split by replica counts; "httproute": Gateway API backendRef weights.
+    traffic: Literal["replicas", "httproute"] = "replicas"
+    httproute: str = "ticketops"
+    stable_service: str = "ticketops-stable"  # HTTPRoute backendRefs (one Service per track)
+    canary_service: str = "ticketops-canary"
+    total_replicas: int = Field(4, ge=2)  # replicas mode: stable + canary; a 10% step still needs a whole pod
+    canary_replicas: int = Field(1, ge=1)  # httproute mode: canary pods while it has any weight
+    promote_wait_s: float = Field(300.0, ge=0)  # wait for the stable rollout before removing the canary
+    kubeconfig: str | None = None  # None: $KUBECONFIG or ~/.kube/config, or in-cluster service account
+    context: str | None = None
+    in_cluster: bool = False
+    request_timeout_s: float = Field(10.0, gt=0)
