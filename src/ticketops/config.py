@@ -212,7 +212,8 @@ class KubernetesSettings(BaseSettings):
     canary_service: str = "ticketops-canary"
     total_replicas: int = Field(4, ge=2)  # replicas mode: stable + canary; a 10% step still needs a whole pod
     canary_replicas: int = Field(1, ge=1)  # httproute mode: canary pods while it has any weight
-    promote_wait_s: float = Field(300.0, ge=0)  # wait for the stable rollout before removing the canary
+    ready_timeout_s: float = Field(300.0, ge=0)  # new pods (model loading) must be ready within this
+    promote_wait_s: float = Field(600.0, ge=0)  # wait for the stable rollout before removing the canary
     kubeconfig: str | None = None  # None: $KUBECONFIG or ~/.kube/config, or in-cluster service account
     context: str | None = None
     in_cluster: bool = False
