@@ -143,6 +143,30 @@ class RegisterParams(_Section):
     gate_margin: float = 0.002
 
 
+class RolloutChecks(_Section):
+    """Canary analysis bounds, each canary-vs-stable on the same step window (see rollout/analysis.py)."""
+
+    min_canary_requests: int = Field(30, ge=1)
+    max_error_rate_increase: float = 0.01
+    max_p99_ratio: float = 2.0
+    p99_floor_s: float = 0.25  # a canary p99 below this never fails, whatever the ratio
+    max_prediction_divergence: float = 0.3  # total variation distance beyond sampling noise
+    max_review_rate_increase: float = 0.1
+    max_accuracy_drop: float = 0.03
+    min_feedback: int = Field(20, ge=1)
+
+
+class RolloutParams(_Section):
+    """Canary steps (percent of traffic) and how analysis turns into decisions."""
+
+    steps: tuple[int, ...] = (10, 25, 50, 100)
+    analysis_interval_s: float = Field(15.0, gt=0)
+    min_step_seconds: float = Field(10.0, ge=0)
+    max_failures: int = Field(2, ge=1)  # consecutive failed analyses that roll back
+    max_inconclusive: int = Field(40, ge=1)  # consecutive inconclusive analyses before giving up (rollback)
+    checks: RolloutChecks = RolloutChecks()
+
+
 class Params(_Section):
     """``params.yaml``: one section per DVC stage, plus the rollout and monitor sections."""
 
@@ -154,6 +178,7 @@ class Params(_Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     scenarios: ScenarioParams = ScenarioParams()
+    rollout: RolloutParams = RolloutParams()
     # ``register`` is a pydantic BaseModel attribute, hence the alias.
     registration: RegisterParams = Field(RegisterParams(), alias="register")
 
@@ -186,6 +211,26 @@ class ServiceSettings(BaseSettings):
     prediction_log_retention_rows: int = Field(1_000_000, ge=1)
     prediction_log_retention_days: float = Field(30.0, gt=0)
     threads: int = Field(2, ge=1)
+    # serving (issue 3): labels metrics so stable and canary replicas can be told apart
+    track: Literal["stable", "canary"] = "stable"
+    batch_max_size: int = Field(64, ge=1)  # tickets per encoder call
+    batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
+    load_retry_s: float = Field(30.0, gt=0)  # retry a failed model load (same URI, never another version)
+    live_accuracy_window: int = Field(1000, ge=1)  # most recent labelled predictions per model version
+
+
+class RolloutSettings(BaseSettings):
+    """Environment of the rollout controller and the local stack (``TICKETOPS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETOPS_", extra="ignore")
+
+    state_dir: Path | None = None  # default: <repo root>/.ticketops
+    prometheus_url: str = "http://127.0.0.1:9090"
+    rollout_backend: Literal["local", "kubernetes"] = "local"
+    splitter_port: int = 3000  # local stack: the public endpoint (stable + canary behind it)
+
+    def resolved_state_dir(self) -> Path:
+        return (self.state_dir or project_root() / ".ticketops").resolve()
 
 
 @lru_cache(maxsize=1)

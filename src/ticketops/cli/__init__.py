@@ -2,7 +2,7 @@
 
 import typer
 
-from ticketops.cli import predict
+from ticketops.cli import predict, rollout
 
 app = typer.Typer(
     name="ticketops",
@@ -11,6 +11,8 @@ app = typer.Typer(
     help="Support-ticket classifier lifecycle: train (dvc repro), predict, serve, monitor, roll out.",
 )
 app.command("predict")(predict.predict)
+app.add_typer(rollout.rollout_app, name="rollout")
+app.add_typer(rollout.stack_app, name="stack")
 
 
 @app.callback()

@@ -1,0 +1,208 @@
+"""``ticketops rollout start|status|promote|abort|history`` and ``ticketops stack up|down|status``."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+
+from ticketops.cli.common import console, fail
+
+rollout_app = typer.Typer(no_args_is_help=True, help="Canary rollouts of @challenger beside @champion.")
+stack_app = typer.Typer(no_args_is_help=True, help="The local stack: Prometheus, stable/canary services, splitter.")
+
+BackendOption = Annotated[
+    str | None, typer.Option("--backend", help="local or kubernetes (default: $TICKETOPS_ROLLOUT_BACKEND).")
+]
+
+
+def _settings():
+    from ticketops.config import RolloutSettings
+
+    return RolloutSettings()
+
+
+def local_stack():
+    from ticketops.rollout.local_stack import LocalStack
+
+    settings = _settings()
+    return LocalStack(settings.resolved_state_dir(), settings.prometheus_url, settings.splitter_port)
+
+
+def make_backend(name: str | None):
+    name = name or _settings().rollout_backend
+    if name == "local":
+        from ticketops.rollout.local_backend import LocalBackend
+
+        return LocalBackend(local_stack())
+    if name == "kubernetes":
+        from ticketops.rollout.kubernetes_backend import KubernetesBackend
+
+        return KubernetesBackend.from_settings()
+    fail(f"unknown backend {name!r} (local or kubernetes)")
+
+
+def event_log():
+    from ticketops.rollout.events import EventLog
+
+    return EventLog(_settings().resolved_state_dir() / "rollout-events.jsonl")
+
+
+def make_controller(backend_name: str | None, interval: float | None = None, quiet: bool = False):
+    from ticketops import registry
+    from ticketops.config import load_params
+    from ticketops.promql import PromQL
+    from ticketops.rollout.analysis import CanaryAnalysis
+    from ticketops.rollout.controller import RolloutController
+
+    params = load_params()
+    rollout = params.rollout
+    if interval is not None:
+        rollout = rollout.model_copy(update={"analysis_interval_s": interval})
+    return RolloutController(
+        backend=make_backend(backend_name),
+        analysis=CanaryAnalysis(PromQL(_settings().prometheus_url), rollout.checks),
+        mlflow_client=registry.client(),
+        params=rollout,
+        events=event_log(),
+        model_name=params.registration.model_name,
+        log=(lambda _msg: None) if quiet else (lambda msg: console.print(msg, highlight=False)),
+    )
+
+
+@rollout_app.command("start")
+def start(
+    backend: BackendOption = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the rollout in progress (after a controller restart).")
+    ] = False,
+    interval: Annotated[float | None, typer.Option(help="Seconds between analyses (default: params.yaml).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object on stdout.")] = False,
+) -> None:
+    """Deploy @challenger as a canary and move traffic step by step while the analysis passes."""
+    from ticketops.rollout.controller import RolloutError
+
+    controller = make_controller(backend, interval)
+    try:
+        state = controller.resume() if resume else controller.start()
+    except RolloutError as exc:
+        fail(str(exc))
+    console.print(
+        f"rollout {state.rollout_id}: canary v{state.canary_version} beside stable v{state.stable_version}, "
+        f"steps {state.steps}",
+        highlight=False,
+    )
+    report = controller.run(state)
+    colour = "green" if report.state.phase == "promoted" else "red"
+    console.print(f"[{colour}]{report.state.phase}[/]: {report.state.reason}", highlight=False)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+    if report.state.phase != "promoted":
+        raise typer.Exit(1)
+
+
+@rollout_app.command("status")
+def status(backend: BackendOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The current (or last) rollout: phase, step, weight, versions."""
+    state = make_backend(backend).load_state()
+    if state is None:
+        fail("no rollout has run with this backend", code=1)
+    if as_json:
+        typer.echo(state.model_dump_json())
+        return
+    console.print(
+        f"{state.rollout_id}: {state.phase} — canary v{state.canary_version} at {state.weight}% "
+        f"(step {state.step_index + 1}/{len(state.steps)}) beside stable v{state.stable_version}"
+        + (f"\n  reason: {state.reason}" if state.reason else ""),
+        highlight=False,
+    )
+
+
+@rollout_app.command("promote")
+def promote(backend: BackendOption = None, reason: str = "promoted by operator") -> None:
+    """Promote the canary now, skipping the remaining analysis (recorded as a manual decision)."""
+    from ticketops.rollout.controller import RolloutError
+
+    try:
+        state = make_controller(backend).force_promote(reason)
+    except RolloutError as exc:
+        fail(str(exc))
+    console.print(f"promoted v{state.canary_version} to @champion", highlight=False)
+
+
+@rollout_app.command("abort")
+def abort(backend: BackendOption = None, reason: str = "aborted by operator") -> None:
+    """Send all traffic back to stable and clear @challenger."""
+    from ticketops.rollout.controller import RolloutError
+
+    try:
+        state = make_controller(backend).abort(reason)
+    except RolloutError as exc:
+        fail(str(exc))
+    console.print(f"rolled back: all traffic on v{state.stable_version}", highlight=False)
+
+
+@rollout_app.command("history")
+def history(
+    rollout_id: Annotated[str | None, typer.Option("--rollout", help="Only this rollout.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every rollout decision: what served when, and why."""
+    from rich.table import Table
+
+    events = event_log().read(rollout_id)
+    if as_json:
+        typer.echo(json.dumps([e.model_dump() for e in events]))
+        return
+    if not events:
+        console.print("no rollout events yet")
+        return
+    table = Table("time (UTC)", "rollout", "event", "stable", "canary", "step", "weight", "verdict", "reason")
+    for e in events:
+        table.add_row(
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.time)),
+            e.rollout_id,
+            e.event,
+            f"v{e.stable_version}",
+            f"v{e.canary_version}",
+            str(e.step),
+            f"{e.weight}%",
+            e.verdict,
+            e.reason,
+        )
+    console.print(table)
+
+
+@stack_app.command("up")
+def stack_up(
+    model_uri: Annotated[
+        str, typer.Option(help="What stable serves (resolved to a version).")
+    ] = "models:/ticket-classifier@champion",
+) -> None:
+    """Start Prometheus, the stable service and the splitter on loopback (what runs already is kept)."""
+    from ticketops import registry
+
+    client = registry.client()
+    try:
+        version = registry.get_version(client, registry.parse_model_uri(model_uri))
+    except (registry.ModelNotFound, ValueError) as exc:
+        fail(str(exc))
+    stack = local_stack()
+    pinned = f"models:/{version.name}/{version.version}"
+    console.print(f"starting the local stack with {pinned} as stable ...", highlight=False)
+    stack.up(pinned, str(version.version))
+    console.print(f"service (via splitter): {stack.splitter_url}   Prometheus: {stack.prometheus_url}", highlight=False)
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop every process of the local stack."""
+    local_stack().down()
+    console.print("local stack stopped")
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    typer.echo(json.dumps(local_stack().status(), indent=2))

@@ -1,0 +1,257 @@
+"""The rollout controller: canary steps with metric gates, promotion, rollback, resumable state.
+
+Argo Rollouts / Flagger semantics: each step waits, analyses, and only a passing analysis moves traffic
+on; a failed analysis counts toward rollback; a missing measurement (inconclusive) pauses and retries and
+never promotes. The MLflow registry is updated at the same moment as traffic: promotion moves @champion,
+rollback clears @challenger, and each decision is recorded as a tag and an event.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ticketops.config import CHALLENGER, CHAMPION, RolloutParams
+from ticketops.rollout.analysis import Analysis, CanaryAnalysis, Verdict
+from ticketops.rollout.backend import RolloutBackend
+from ticketops.rollout.events import EventLog, RolloutEvent, registry_tag
+from ticketops.rollout.state import Phase, RolloutState
+
+
+class RolloutError(RuntimeError):
+    """The rollout cannot start or continue (no challenger, one already running, ...)."""
+
+
+@dataclass
+class StepRecord:
+    step: int
+    weight: int
+    analyses: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class RolloutReport:
+    """What ``ticketops rollout start --json`` prints at the end."""
+
+    state: RolloutState
+    steps: list[StepRecord]
+
+    def as_dict(self) -> dict:
+        return {
+            "result": str(self.state.phase),
+            "rollout_id": self.state.rollout_id,
+            "stable_version": self.state.stable_version,
+            "canary_version": self.state.canary_version,
+            "reason": self.state.reason,
+            "duration_s": round(self.state.updated_at - self.state.started_at, 1),
+            "steps": [{"step": s.step, "weight": s.weight, "analyses": s.analyses} for s in self.steps],
+        }
+
+
+def model_uri(name: str, version: str) -> str:
+    return f"models:/{name}/{version}"
+
+
+class RolloutController:
+    def __init__(
+        self,
+        backend: RolloutBackend,
+        analysis: CanaryAnalysis,
+        mlflow_client,
+        params: RolloutParams,
+        events: EventLog,
+        model_name: str,
+        sleep: Callable[[float], None] = time.sleep,
+        log: Callable[[str], None] = print,
+    ):
+        self.backend = backend
+        self.analysis = analysis
+        self.client = mlflow_client
+        self.params = params
+        self.events = events
+        self.model_name = model_name
+        self.sleep = sleep
+        self.log = log
+        self.steps: list[StepRecord] = []
+
+    # --- starting and resuming ---------------------------------------------------------------
+
+    def start(self) -> RolloutState:
+        """Deploy @challenger as a canary beside @champion at the first step's weight."""
+        from ticketops.registry import alias_version
+
+        current = self.backend.load_state()
+        if current is not None and not current.phase.finished:
+            raise RolloutError(
+                f"rollout {current.rollout_id} of v{current.canary_version} is still {current.phase}; "
+                "resume it (`ticketops rollout start --resume`) or abort it first"
+            )
+        champion = alias_version(self.client, self.model_name, CHAMPION)
+        challenger = alias_version(self.client, self.model_name, CHALLENGER)
+        if champion is None:
+            raise RolloutError(f"{self.model_name} has no @{CHAMPION}: nothing to compare a canary with")
+        if challenger is None:
+            raise RolloutError(f"{self.model_name} has no @{CHALLENGER}: nothing to roll out")
+        if str(challenger.version) == str(champion.version):
+            raise RolloutError(f"@{CHALLENGER} and @{CHAMPION} are the same version ({champion.version})")
+        state = RolloutState(
+            rollout_id=f"r{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}",
+            model_name=self.model_name,
+            stable_version=str(champion.version),
+            canary_version=str(challenger.version),
+            steps=[s for s in self.params.steps if 0 < s <= 100],
+        )
+        if not state.steps:
+            raise RolloutError("rollout.steps in params.yaml has no step between 1 and 100")
+        self.backend.deploy_canary(model_uri(self.model_name, state.canary_version), state.canary_version)
+        self._enter_step(state, 0)
+        self._record(state, "started", reason=f"canary v{state.canary_version} beside stable v{state.stable_version}")
+        return state
+
+    def resume(self) -> RolloutState:
+        state = self.backend.load_state()
+        if state is None or state.phase.finished:
+            raise RolloutError("no rollout in progress to resume")
+        self.log(f"resuming rollout {state.rollout_id} at step {state.step_index + 1} ({state.weight}%)")
+        self.backend.set_weight(state.weight)  # re-assert traffic as recorded, whatever happened meanwhile
+        return state
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self, state: RolloutState) -> RolloutReport:
+        while not state.phase.finished:
+            self.sleep(self.params.analysis_interval_s)
+            self.tick(state)
+        return RolloutReport(state, self.steps)
+
+    def tick(self, state: RolloutState) -> None:
+        """One analysis of the current step and the decision it leads to."""
+        if state.phase.finished:
+            return
+        if not self.backend.canary_ready():
+            self.rollback(state, "canary not ready: process down or failing its readiness probe")
+            return
+        window = time.time() - state.step_started_at
+        analysis = self.analysis.run(int(window), state.canary_version, state.stable_version)
+        self._step_record(state).analyses.append({"time": time.time(), **analysis.as_dict()})
+        self.log(
+            f"step {state.step_index + 1}/{len(state.steps)} at {state.weight}%: {analysis.verdict} ({analysis.reason})"
+        )
+        if analysis.verdict == Verdict.FAIL:
+            state.failures += 1
+            state.inconclusive = 0
+            self._record(state, "analysis", analysis)
+            if state.failures >= self.params.max_failures:
+                self.rollback(state, f"{state.failures} failed analyses: {analysis.reason}", analysis)
+                return
+        elif analysis.verdict == Verdict.INCONCLUSIVE:
+            state.inconclusive += 1
+            if state.phase != Phase.PAUSED:
+                state.phase = Phase.PAUSED
+                self._record(state, "paused", analysis)
+            if state.inconclusive >= self.params.max_inconclusive:
+                self.rollback(
+                    state, f"analysis inconclusive {state.inconclusive} times in a row: {analysis.reason}", analysis
+                )
+                return
+        else:
+            state.failures = 0
+            state.inconclusive = 0
+            state.phase = Phase.RUNNING
+            if window >= self.params.min_step_seconds:
+                self._record(state, "analysis", analysis)
+                self._advance(state)
+                return
+        self._save(state)
+
+    def _advance(self, state: RolloutState) -> None:
+        following = state.step_index + 1
+        if following >= len(state.steps) or state.steps[following] >= 100:
+            self.promote(state, f"all {following} analysed step(s) passed")
+        else:
+            self._enter_step(state, following)
+            self._record(state, "step", reason=f"traffic to canary now {state.weight}%")
+
+    def _enter_step(self, state: RolloutState, index: int) -> None:
+        state.step_index = index
+        state.weight = state.steps[index]
+        state.failures = state.inconclusive = 0
+        state.phase = Phase.RUNNING
+        self.backend.set_weight(state.weight)
+        state.step_started_at = time.time()
+        self._save(state)
+
+    # --- decisions -----------------------------------------------------------------------------
+
+    def promote(self, state: RolloutState, reason: str) -> None:
+        from ticketops.registry import clear_alias, set_alias
+
+        self.backend.promote(model_uri(self.model_name, state.canary_version), state.canary_version)
+        set_alias(self.client, self.model_name, CHAMPION, state.canary_version)
+        clear_alias(self.client, self.model_name, CHALLENGER)
+        state.weight, state.phase, state.reason = 100, Phase.PROMOTED, reason
+        self._record(
+            state, "promoted", reason=f"@{CHAMPION} v{state.stable_version} → v{state.canary_version}: {reason}"
+        )
+        self._save(state)
+
+    def rollback(self, state: RolloutState, reason: str, analysis: Analysis | None = None) -> None:
+        from ticketops.registry import clear_alias
+
+        self.backend.rollback()
+        clear_alias(self.client, self.model_name, CHALLENGER)
+        state.weight, state.phase, state.reason = 0, Phase.ROLLED_BACK, reason
+        self._record(state, "rolled_back", analysis, reason=f"all traffic back on v{state.stable_version}: {reason}")
+        self._save(state)
+
+    def abort(self, reason: str = "aborted by operator") -> RolloutState:
+        state = self.backend.load_state()
+        if state is None or state.phase.finished:
+            raise RolloutError("no rollout in progress to abort")
+        self.rollback(state, reason)
+        return state
+
+    def force_promote(self, reason: str = "promoted by operator") -> RolloutState:
+        state = self.backend.load_state()
+        if state is None or state.phase.finished:
+            raise RolloutError("no rollout in progress to promote")
+        self.promote(state, reason)
+        return state
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _step_record(self, state: RolloutState) -> StepRecord:
+        if not self.steps or self.steps[-1].step != state.step_index + 1:
+            self.steps.append(StepRecord(state.step_index + 1, state.weight))
+        return self.steps[-1]
+
+    def _save(self, state: RolloutState) -> None:
+        state.updated_at = time.time()
+        self.backend.save_state(state)
+
+    def _record(self, state: RolloutState, kind: str, analysis: Analysis | None = None, reason: str = "") -> None:
+        from ticketops.registry import tag_version
+
+        event = RolloutEvent(
+            rollout_id=state.rollout_id,
+            event=kind,
+            stable_version=state.stable_version,
+            canary_version=state.canary_version,
+            step=state.step_index + 1,
+            weight=state.weight,
+            verdict=str(analysis.verdict) if analysis else "",
+            reason=reason or (analysis.reason if analysis else ""),
+            measured=analysis.as_dict() if analysis else {},
+        )
+        self.events.append(event)
+        key, value = registry_tag(event)
+        tag_version(self.client, self.model_name, state.canary_version, {key: value})
+        if kind in ("promoted", "rolled_back"):
+            tag_version(
+                self.client,
+                self.model_name,
+                state.canary_version,
+                {"rollout_result": kind, "rollout_reason": event.reason},
+            )
