@@ -21,7 +21,7 @@ from pathlib import Path
 from ticketops.benchmarking import write_report
 from ticketops.config import load_params
 from ticketops.data.labels import load_labels
-from ticketops.evaluation import headline_metrics
+from ticketops.evaluation import cascade_metrics, headline_metrics
 from ticketops.fileio import read_csv
 from ticketops.modeling.embedding_cache import EmbeddingCache
 
@@ -36,14 +36,17 @@ def measure_family(family: str) -> dict:
     train_params = params.train.model_copy(update={"model": family})
     labels = load_labels(ROOT / params.ingest.labels_path)
     train, test = read_csv(ROOT / "data/splits/train.csv"), read_csv(ROOT / "data/splits/test.csv")
+    validation = read_csv(ROOT / "data/splits/validation.csv")
     embeddings = EmbeddingCache.load(ROOT / "data/embeddings/minilm.safetensors")
     started = time.perf_counter()
-    classifier = train_classifier(train_params, labels, train, embeddings, progress=False)
+    classifier = train_classifier(train_params, labels, train, embeddings, progress=False, validation=validation)
     train_seconds = time.perf_counter() - started
     started = time.perf_counter()
     predicted = classifier.predict(test["text"].tolist())
     predict_seconds = time.perf_counter() - started
     metrics = headline_metrics(test["label"], predicted)
+    if family == "cascade":
+        metrics["cascade"] = cascade_metrics(classifier, test["text"].tolist(), test["label"])
     return {
         **metrics,
         "train_rows": len(train),
@@ -86,7 +89,7 @@ def measure_repro() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--families", nargs="+", default=["tfidf", "hybrid", "finetune"])
+    parser.add_argument("--families", nargs="+", default=["tfidf", "hybrid", "cascade", "finetune"])
     parser.add_argument("--skip-repro", action="store_true", help="only the per-family figures")
     args = parser.parse_args()
     families = {}

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from ticketops.config import load_params
 from ticketops.data.labels import load_labels
-from ticketops.evaluation import evaluate_classifier
+from ticketops.evaluation import cascade_metrics, evaluate_classifier
 from ticketops.fileio import read_csv, read_json, write_csv, write_json
 from ticketops.model_card import render_model_card
-from ticketops.modeling.classifiers import load_classifier
+from ticketops.modeling.classifiers import CascadeClassifier, load_classifier
 from ticketops.plots import confusion_png, reliability_png
 
 MODEL_DIR = Path("models/model")
@@ -34,6 +34,8 @@ def main() -> None:
         reference_size=p.reference_sample_size,
         seed=params.split.seed,
     )
+    if isinstance(classifier, CascadeClassifier):
+        result.metrics["cascade"] = cascade_metrics(classifier, test["text"].tolist(), test["label"])
     PLOTS.mkdir(parents=True, exist_ok=True)
     write_json("models/metrics.json", result.metrics)
     write_csv(PLOTS / "per_class.csv", result.per_class)
@@ -63,6 +65,13 @@ def main() -> None:
         f"at precision {test_metrics['auto_precision']:.4f}; "
         f"behaviour {'passed' if result.behaviour['passed'] else 'FAILED'}"
     )
+    if "cascade" in result.metrics:
+        c = result.metrics["cascade"]
+        print(
+            f"evaluate: cascade answers {c['fast_share']:.1%} with tf-idf (accuracy {c['fast_stage_accuracy']:.4f}), "
+            f"{c['slow_share']:.1%} with the slow model; cascade {c['cascade_accuracy']:.4f} vs slow alone "
+            f"{c['slow_model_accuracy']:.4f}"
+        )
 
 
 if __name__ == "__main__":

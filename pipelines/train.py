@@ -22,8 +22,9 @@ def main() -> None:
     labels = load_labels(params.ingest.labels_path)
     train = read_csv("data/splits/train.csv")
     embeddings = EmbeddingCache.load(EMBEDDINGS) if p.model in ("hybrid", "cascade") else None
+    validation = read_csv("data/splits/validation.csv") if p.model == "cascade" else None
     started = time.perf_counter()
-    classifier = train_classifier(p, labels, train, embeddings)
+    classifier = train_classifier(p, labels, train, embeddings, validation=validation)
     seconds = time.perf_counter() - started
     MODEL_DIR.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=MODEL_DIR.parent) as tmp:

@@ -99,7 +99,7 @@ class FinetuneParams(_Section):
 
 
 class CascadeParams(_Section):
-    slow_model: Literal["hybrid", "finetune"] = "finetune"
+    slow_model: Literal["hybrid", "finetune"] = "hybrid"
     accuracy_tolerance: float = 0.001
 
 

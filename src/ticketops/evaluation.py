@@ -295,3 +295,22 @@ def evaluate_classifier(
         },
         review_threshold=threshold,
     )
+
+
+def cascade_metrics(cascade, texts: Sequence[str], y_true: Sequence[str]) -> dict[str, float]:
+    """Share of tickets each stage answers, accuracy per stage, and the slow model alone for comparison."""
+    proba, answered = cascade.predict_proba_with_stage(texts)
+    labels = np.asarray(cascade.labels)
+    truth = np.asarray(y_true)
+    correct = labels[proba.argmax(axis=1)] == truth
+    slow_alone = labels[cascade.slow.predict_proba(texts).argmax(axis=1)] == truth
+    fast_share = float(answered.mean()) if len(answered) else 0.0
+    return {
+        "threshold": float(cascade.threshold),
+        "fast_share": fast_share,
+        "slow_share": 1.0 - fast_share,
+        "fast_stage_accuracy": float(correct[answered].mean()) if answered.any() else float("nan"),
+        "slow_stage_accuracy": float(correct[~answered].mean()) if (~answered).any() else float("nan"),
+        "cascade_accuracy": float(correct.mean()),
+        "slow_model_accuracy": float(slow_alone.mean()),
+    }

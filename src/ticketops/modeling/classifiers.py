@@ -192,7 +192,82 @@ def combine_features(vectorizer, texts: Sequence[str], embeddings: np.ndarray, w
     return sp.hstack([vectorizer.transform(list(texts)), sp.csr_matrix(dense)], format="csr")
 
 
-FAMILIES: dict[str, type[Classifier]] = {c.family: c for c in (TfidfClassifier, EncoderClassifier, FinetunedClassifier)}
+class CascadeClassifier(Classifier):
+    """Fast tf-idf stage first; only tickets it is unsure of (confidence < ``threshold``) go to the slow
+    stage (hybrid or fine-tuned). One model version: one folder, one checksum list, one lineage."""
+
+    family = "cascade"
+    FAST, SLOW = "fast", "slow"
+
+    def __init__(self, labels: Sequence[str], fast: TfidfClassifier, slow: EncoderClassifier, threshold: float):
+        super().__init__(labels)
+        if list(fast.labels) != list(slow.labels) or list(fast.labels) != list(labels):
+            raise ValueError("cascade stages must share one label order")
+        self.fast = fast
+        self.slow = slow
+        self.threshold = threshold
+
+    def route(self, fast_proba: np.ndarray) -> np.ndarray:
+        """True where the fast stage's answer stands."""
+        return fast_proba.max(axis=1) >= self.threshold
+
+    def predict_proba_with_stage(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and, per ticket, whether the fast stage answered it."""
+        proba = self.fast.predict_proba(texts)
+        answered = self.route(proba)
+        unsure = np.flatnonzero(~answered)
+        if len(unsure):
+            proba[unsure] = self.slow.predict_proba([texts[i] for i in unsure])
+        return proba, answered
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.predict_proba_with_stage(texts)[0]
+
+    def _save_parts(self, folder: Path) -> dict[str, Any]:
+        self.fast.save(folder / self.FAST)
+        self.slow.save(folder / self.SLOW)
+        return {"threshold": self.threshold, "stages": {self.FAST: self.fast.family, self.SLOW: self.slow.family}}
+
+    @classmethod
+    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int) -> CascadeClassifier:
+        fast = load_classifier(folder / cls.FAST, threads=threads)
+        slow = load_classifier(folder / cls.SLOW, threads=threads)
+        if not isinstance(fast, TfidfClassifier) or not isinstance(slow, EncoderClassifier):
+            raise ValueError(f"{folder}: a cascade needs a tfidf fast stage and an encoder slow stage")
+        return cls(spec["labels"], fast, slow, float(spec["threshold"]))
+
+
+def cascade_threshold(
+    fast_proba: np.ndarray, slow_proba: np.ndarray, y: np.ndarray, tolerance: float
+) -> tuple[float, dict[str, float]]:
+    """The lowest routing threshold whose cascade accuracy stays within ``tolerance`` of the slow stage alone.
+
+    Lower thresholds let the fast stage answer more; the search runs over the fast stage's own confidences
+    (on the validation split, never test), so every candidate is a real cut point.
+    """
+    fast_conf = fast_proba.max(axis=1)
+    fast_right = fast_proba.argmax(axis=1) == y
+    slow_right = slow_proba.argmax(axis=1) == y
+    slow_accuracy = float(slow_right.mean())
+    order = np.argsort(-fast_conf, kind="stable")
+    # If the k most confident go to the fast stage: right = fast_right on them + slow_right on the rest.
+    right_fast_prefix = np.concatenate([[0], np.cumsum(fast_right[order])])
+    right_slow_suffix = np.concatenate([np.cumsum(slow_right[order][::-1])[::-1], [0]])
+    accuracy = (right_fast_prefix + right_slow_suffix) / len(y)
+    conf_sorted = fast_conf[order]
+    candidates = [0] + [k for k in range(1, len(y) + 1) if k == len(y) or conf_sorted[k] < conf_sorted[k - 1]]
+    best_k = max((k for k in candidates if accuracy[k] >= slow_accuracy - tolerance), default=0)
+    threshold = float(conf_sorted[best_k - 1]) if best_k > 0 else float(np.nextafter(1.0, 2.0))
+    return threshold, {
+        "slow_accuracy": slow_accuracy,
+        "cascade_accuracy": float(accuracy[best_k]),
+        "fast_share": best_k / len(y),
+    }
+
+
+FAMILIES: dict[str, type[Classifier]] = {
+    c.family: c for c in (TfidfClassifier, EncoderClassifier, FinetunedClassifier, CascadeClassifier)
+}
 
 
 def load_classifier(folder: Path, threads: int = 2) -> Classifier:

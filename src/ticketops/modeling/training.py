@@ -9,10 +9,12 @@ import pandas as pd
 
 from ticketops.config import TrainParams
 from ticketops.modeling.classifiers import (
+    CascadeClassifier,
     Classifier,
     EncoderClassifier,
     FinetunedClassifier,
     TfidfClassifier,
+    cascade_threshold,
     combine_features,
 )
 from ticketops.modeling.embedding_cache import EmbeddingCache
@@ -72,14 +74,42 @@ def train_finetune(
     return FinetunedClassifier(labels, head, encoder, p.embedding_weight, vectorizer)
 
 
+def train_cascade(
+    params: TrainParams,
+    labels: Sequence[str],
+    texts: list[str],
+    y: np.ndarray,
+    embeddings: EmbeddingCache | None,
+    validation: pd.DataFrame,
+    progress: bool,
+) -> CascadeClassifier:
+    """Both stages on train; the routing threshold on validation (never test)."""
+    fast = train_tfidf(params, labels, texts, y)
+    if params.cascade.slow_model == "hybrid":
+        if embeddings is None:
+            raise ValueError("a cascade with a hybrid slow stage needs the embed stage's embeddings")
+        slow = train_hybrid(params, labels, texts, y, embeddings.lookup(texts))
+    else:
+        slow = train_finetune(params, labels, texts, y, progress)
+    val_texts = validation["text"].tolist()
+    val_y = label_indices(labels, validation["label"])
+    precomputed = embeddings.lookup(val_texts) if params.cascade.slow_model == "hybrid" else None
+    slow_val = slow.predict_proba(val_texts, precomputed)
+    tolerance = params.cascade.accuracy_tolerance
+    threshold, _ = cascade_threshold(fast.predict_proba(val_texts), slow_val, val_y, tolerance)
+    return CascadeClassifier(labels, fast, slow, threshold)
+
+
 def train_classifier(
     params: TrainParams,
     labels: Sequence[str],
     train: pd.DataFrame,
     embeddings: EmbeddingCache | None = None,
     progress: bool = True,
+    validation: pd.DataFrame | None = None,
 ) -> Classifier:
-    """The family in ``params.model``, fitted on ``train`` (columns text, label)."""
+    """The family in ``params.model``, fitted on ``train`` (columns text, label); a cascade also needs
+    ``validation`` to choose its routing threshold."""
     set_threads(params.threads)
     if params.sample_fraction < 1.0:
         train = train.groupby("label", group_keys=False).sample(frac=params.sample_fraction, random_state=params.seed)
@@ -93,4 +123,8 @@ def train_classifier(
         return train_hybrid(params, labels, texts, y, embeddings.lookup(texts))
     if params.model == "finetune":
         return train_finetune(params, labels, texts, y, progress)
+    if params.model == "cascade":
+        if validation is None:
+            raise ValueError("the cascade model needs the validation split to choose its routing threshold")
+        return train_cascade(params, labels, texts, y, embeddings, validation, progress)
     raise ValueError(f"unknown model family {params.model!r}")
