@@ -85,9 +85,9 @@ class EmulatedApiServer:
 
 class PodsComeUp:
     """Reconciles Deployment status from spec (all pods current and ready) except for ``broken`` Deployments,
-    whose pods never pass their readiness probe."""
+    whose pods never pass their readiness probe. ``namespace=None`` watches every namespace."""
 
-    def __init__(self, server: EmulatedApiServer, namespace: str, interval_s: float = 0.02) -> None:
+    def __init__(self, server: EmulatedApiServer, namespace: str | None, interval_s: float = 0.02) -> None:
         self.broken: set[str] = set()
         self._apps = client.AppsV1Api(server.api_client())
         self._namespace = namespace
@@ -105,7 +105,10 @@ class PodsComeUp:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval_s):
-            response = self._apps.list_namespaced_deployment(self._namespace, _preload_content=False)
+            if self._namespace is None:
+                response = self._apps.list_deployment_for_all_namespaces(_preload_content=False)
+            else:
+                response = self._apps.list_namespaced_deployment(self._namespace, _preload_content=False)
             for dep in json.loads(response.data)["items"]:
                 desired = dep["spec"].get("replicas", 1)
                 ready = 0 if dep["metadata"]["name"] in self.broken else desired
@@ -118,7 +121,7 @@ class PodsComeUp:
                 if any((dep.get("status") or {}).get(key) != value for key, value in status.items()):
                     self._apps.patch_namespaced_deployment_status(
                         dep["metadata"]["name"],
-                        self._namespace,
+                        dep["metadata"]["namespace"],
                         {"status": status},
                         _content_type="application/merge-patch+json",
                         _preload_content=False,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from tests.helpers.k8s_emulator import EmulatedApiServer, PodsComeUp
 from tests.helpers.kustomize import render
@@ -244,3 +245,26 @@ def test_missing_stable_deployment_is_a_clear_error(server):
     with pytest.raises(KubernetesBackendError, match="apply k8s/ first"):
         k8s.deploy_canary(V5, "5")
     assert not k8s.canary_ready()
+
+
+def test_from_settings_reads_kubeconfig_from_the_environment(server, pods, tmp_path, monkeypatch):
+    """What `ticketops rollout --backend kubernetes` builds: $KUBECONFIG read at call time, not import time."""
+    seed(server, "overlays/production")
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "emulator", "cluster": {"server": server.url}}],
+                "users": [{"name": "sre", "user": {"token": "not-a-secret"}}],
+                "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "sre"}}],
+                "current-context": "emulator",
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("TICKETOPS_K8S_NAMESPACE", NS)
+    k8s = KubernetesBackend.from_settings()
+    assert k8s.settings.namespace == NS
+    assert k8s.tracks()["stable"]["replicas"] == 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +38,9 @@ def api_client_from_settings(settings: KubernetesSettings) -> Any:
         configuration = client.Configuration()
         config.load_incluster_config(client_configuration=configuration)
         return client.ApiClient(configuration)
-    return config.new_client_from_config(config_file=settings.kubeconfig, context=settings.context)
+    # $KUBECONFIG is read here, not when the kubernetes package was imported (it may be set after that).
+    config_file = settings.kubeconfig or os.environ.get("KUBECONFIG") or None
+    return config.new_client_from_config(config_file=config_file, context=settings.context)
 
 
 class KubernetesBackend:
