@@ -144,6 +144,24 @@ def test_every_pod_template_is_restricted(target):
 
 
 @pytest.mark.parametrize("target", TARGETS)
+def test_writable_paths_are_on_emptydirs(target):
+    """Under a read-only root, every path the ConfigMap points caches and homes at must be a mounted emptyDir."""
+    objects = render(target)
+    (config_map,) = by_kind(objects, "ConfigMap").values()
+    keys = ("HOME", "XDG_CACHE_HOME", "HF_HOME", "MPLCONFIGDIR", "BENTOML_HOME")
+    paths = {key: config_map["data"][key] for key in keys}
+    for obj in objects:
+        for template in pod_templates(obj):
+            emptydirs = {v["name"] for v in template["spec"].get("volumes") or [] if "emptyDir" in v}
+            for container in template["spec"]["containers"]:
+                mounts = [m["mountPath"] for m in container.get("volumeMounts") or [] if m["name"] in emptydirs]
+                for name, path in paths.items():
+                    assert any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounts), (
+                        f"{obj['metadata']['name']}/{container['name']}: {name}={path} is not on an emptyDir"
+                    )
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_server_tracks_probes_and_labels(target):
     objects = render(target)
     deployments = by_kind(objects, "Deployment")
@@ -200,6 +218,20 @@ def test_services_select_the_right_pods(target):
         assert chosen == {f"ticketops-{track}"}
     for service in services.values():
         assert service["spec"]["ports"] == [{"name": "http", "port": 3000, "protocol": "TCP", "targetPort": "http"}]
+
+
+def test_pod_monitor_scrapes_the_server_and_keeps_its_own_labels():
+    objects = render("base")
+    (monitor,) = by_kind(objects, "PodMonitor").values()
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
+    assert endpoint["honorLabels"] is True  # the service's track/model_version labels are the truth
+    selected = [
+        dep["metadata"]["name"]
+        for dep in by_kind(objects, "Deployment").values()
+        if monitor["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
+    ]
+    assert sorted(selected) == ["ticketops-canary", "ticketops-stable"]
 
 
 @pytest.mark.parametrize("target", TARGETS)
