@@ -268,3 +268,10 @@ def test_from_settings_reads_kubeconfig_from_the_environment(server, pods, tmp_p
     k8s = KubernetesBackend.from_settings()
     assert k8s.settings.namespace == NS
     assert k8s.tracks()["stable"]["replicas"] == 4
+
+
+def test_without_a_kubeconfig_the_error_says_what_to_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(KubernetesBackendError, match="TICKETOPS_K8S_KUBECONFIG"):
+        KubernetesBackend.from_settings()

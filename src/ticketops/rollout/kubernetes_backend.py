@@ -31,16 +31,29 @@ class KubernetesBackendError(RuntimeError):
 
 
 def api_client_from_settings(settings: KubernetesSettings) -> Any:
-    """An ``ApiClient`` for the configured cluster: in-cluster service account, or a kubeconfig file/context."""
+    """An ``ApiClient`` for the configured cluster: a kubeconfig file/context, or the pod's service account
+    (``in_cluster``, or automatically inside a pod when there is no kubeconfig)."""
     from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
 
-    if settings.in_cluster:
+    def in_cluster() -> Any:
         configuration = client.Configuration()
         config.load_incluster_config(client_configuration=configuration)
         return client.ApiClient(configuration)
+
+    if settings.in_cluster:
+        return in_cluster()
     # $KUBECONFIG is read here, not when the kubernetes package was imported (it may be set after that).
     config_file = settings.kubeconfig or os.environ.get("KUBECONFIG") or None
-    return config.new_client_from_config(config_file=config_file, context=settings.context)
+    try:
+        return config.new_client_from_config(config_file=config_file, context=settings.context)
+    except ConfigException as exc:
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and not config_file:
+            return in_cluster()
+        raise KubernetesBackendError(
+            f"no usable kubeconfig ({exc}): set KUBECONFIG or TICKETOPS_K8S_KUBECONFIG "
+            "(and TICKETOPS_K8S_CONTEXT), or TICKETOPS_K8S_IN_CLUSTER=true inside the cluster"
+        ) from exc
 
 
 class KubernetesBackend:
@@ -105,7 +118,10 @@ class KubernetesBackend:
             self._apps.create_namespaced_deployment(s.namespace, body, **self._opts())
             log.info("created %s serving %s", s.canary_deployment, model_uri)
         else:
-            # The selector is immutable: keep the existing one (k8s/base declares track=canary already).
+            # The selector is immutable: keep the existing one (k8s/base declares track=canary already) and
+            # make sure the new template still matches it.
+            selector = current["spec"]["selector"].get("matchLabels") or {}
+            body["spec"]["template"]["metadata"]["labels"].update(selector)
             meta = {key: body["metadata"][key] for key in ("labels", "annotations")}
             spec = {key: body["spec"][key] for key in ("replicas", "template")}
             self._patch_deployment(s.canary_deployment, {"metadata": meta, "spec": spec})
