@@ -118,6 +118,9 @@ def test_every_pod_template_is_restricted(target):
         assert pod_ctx.get("seccompProfile", {}).get("type") == "RuntimeDefault", where
         assert not any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers")), where
         assert pod.get("automountServiceAccountToken") is False, where
+        # Baseline controls the restricted profile includes: no sysctls, SELinux or AppArmor overrides.
+        assert not pod_ctx.get("sysctls") and not pod_ctx.get("seLinuxOptions"), where
+        assert pod_ctx.get("appArmorProfile", {}).get("type", "RuntimeDefault") == "RuntimeDefault", where
         for volume in pod.get("volumes") or []:
             assert set(volume) - {"name"} <= RESTRICTED_VOLUMES, f"{where}: volume {volume}"
         containers = [*pod["containers"], *(pod.get("initContainers") or [])]
@@ -132,6 +135,7 @@ def test_every_pod_template_is_restricted(target):
             assert ctx.get("runAsNonRoot", True) is True and ctx.get("runAsUser", 1) != 0, at
             assert ctx.get("seccompProfile", pod_ctx["seccompProfile"])["type"] == "RuntimeDefault", at
             assert not any(p.get("hostPort") for p in container.get("ports") or []), at
+            assert ctx.get("procMount", "Default") == "Default" and not ctx.get("seLinuxOptions"), at
             resources = container.get("resources") or {}
             assert {"cpu", "memory"} <= set(resources.get("requests") or {}), at
             assert "memory" in (resources.get("limits") or {}), at
