@@ -3,7 +3,8 @@
 kmock's KubernetesEmulator stores objects and answers the REST API over real HTTP, so the backend's
 kubernetes client is exercised end to end. It has no controllers, so ``PodsComeUp`` plays the Deployment
 controller and kubelets: it writes each Deployment's status through the ``/status`` subresource, as
-kube-controller-manager does, with pods becoming ready unless their Deployment is marked broken.
+kube-controller-manager does (observedGeneration included), with pods becoming ready unless their
+Deployment is marked broken.
 """
 
 from __future__ import annotations
@@ -16,6 +17,37 @@ from typing import Any
 
 import kmock
 from kubernetes import client
+
+
+class GenerationTrackingEmulator(kmock.KubernetesEmulator):
+    """The emulator plus one API-server duty it lacks: ``metadata.generation`` goes up when a spec changes.
+
+    Without it, a status written before a spec change would look current, and "rolled out" or "ready" checks
+    (which compare ``status.observedGeneration`` with it, as kubectl does) could pass too early.
+    """
+
+    async def _handle(self, request: Any) -> Any:
+        key, before = None, None
+        changes_spec = (
+            request.resource is not None
+            and request.action in (kmock.action.CREATE, kmock.action.UPDATE)
+            and request.subresource is None
+            and isinstance(request.data, dict)
+            and "spec" in request.data
+        )
+        if changes_spec:
+            name = request.name or request.data.get("metadata", {}).get("name")
+            namespace = request.namespace or request.data.get("metadata", {}).get("namespace")
+            key = (request.resource, namespace, name)
+            if key in self.objects and not self.objects[key].deleted:
+                before = json.dumps(self.objects[key].raw.get("spec"), sort_keys=True)
+        response = await super()._handle(request)
+        if key is not None and key in self.objects and not self.objects[key].deleted:
+            obj = self.objects[key]
+            if before != json.dumps(obj.raw.get("spec"), sort_keys=True):
+                generation = (obj.raw.get("metadata", {}).get("generation") or 0) + 1
+                obj.patch({"metadata": {"generation": generation}})
+        return response
 
 
 class EmulatedApiServer:
@@ -49,7 +81,7 @@ class EmulatedApiServer:
 
     async def _serve(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+        async with GenerationTrackingEmulator() as emulator, kmock.Server(emulator) as server:
             emulator.resources["apps/v1/deployments"] = kmock.ResourceInfo(kind="Deployment", namespaced=True)
             self.url = str(server.url).rstrip("/")
             self._ready.set()
@@ -113,6 +145,7 @@ class PodsComeUp:
                 desired = dep["spec"].get("replicas", 1)
                 ready = 0 if dep["metadata"]["name"] in self.broken else desired
                 status = {
+                    "observedGeneration": dep["metadata"].get("generation", 0),
                     "replicas": desired,
                     "updatedReplicas": desired,
                     "readyReplicas": ready,

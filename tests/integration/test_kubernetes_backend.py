@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 import yaml
@@ -53,6 +54,14 @@ def seed(server: EmulatedApiServer, overlay: str, *, with_canary: bool = True) -
 def backend(server: EmulatedApiServer, **overrides) -> KubernetesBackend:
     """A new backend with its own client: each call is what a (re)started controller would build."""
     return KubernetesBackend(settings(**overrides), server.api_client(), poll_s=0.02)
+
+
+def wait_for(predicate, timeout_s: float = 3.0) -> None:
+    """Pod status trails spec by one reconcile of the stand-in controller, as in a real cluster."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
 
 
 def replicas(server, name) -> int:
@@ -115,6 +124,7 @@ def test_weights_follow_replica_counts(server, pods):
         k8s.set_weight(weight)
         assert (replicas(server, STABLE), replicas(server, CANARY)) == split, weight
         assert k8s.canary_ready() is (split[1] > 0)
+        wait_for(lambda split=split: k8s.canary_traffic_percent() == 100 * split[1] // 4)
     tracks = k8s.tracks()
     assert tracks["canary"]["model_version"] == "5" and tracks["stable"]["model_version"] == "champion"
 
@@ -145,6 +155,9 @@ def test_promote_rolls_stable_to_the_new_model_and_retires_the_canary(server, po
     assert stable["metadata"]["labels"]["model-version"] == "5"
     assert "version 5" in stable["metadata"]["annotations"][CHANGE_CAUSE_ANNOTATION]
     assert stable["spec"]["selector"]["matchLabels"]["track"] == "stable"
+    # promote() returned after the rollout completed for the current spec, not on an older status.
+    assert stable["metadata"]["generation"] >= 2
+    assert stable["status"]["observedGeneration"] == stable["metadata"]["generation"]
     assert not k8s.canary_ready()
 
 
@@ -219,6 +232,7 @@ def test_httproute_weights_split_traffic(server, pods):
     for weight, canary_pods in ((10, 1), (25, 1), (50, 2), (100, 4)):
         k8s.set_weight(weight)
         assert route_weights(server) == {"ticketops-stable": 100 - weight, "ticketops-canary": weight}
+        assert k8s.canary_traffic_percent() == weight
         assert replicas(server, CANARY) == canary_pods and replicas(server, STABLE) == 4
     k8s.promote(V5, "5")
     assert route_weights(server) == {"ticketops-stable": 100, "ticketops-canary": 0}

@@ -236,6 +236,19 @@ class KubernetesBackend:
             }
         return out
 
+    def canary_traffic_percent(self) -> int | None:
+        """The canary's actual share now: its HTTPRoute weight, or its fraction of the ready pods behind the
+        Service (None when nothing is ready or the route does not reference both tracks)."""
+        s = self.settings
+        if s.traffic == "httproute":
+            route = self._custom.get_namespaced_custom_object(
+                GATEWAY_GROUP, GATEWAY_VERSION, s.namespace, HTTPROUTES, s.httproute, **self._opts()
+            )
+            return objs.route_canary_percent(route, stable_service=s.stable_service, canary_service=s.canary_service)
+        ready = {track: info["ready_replicas"] for track, info in self.tracks().items()}
+        total = sum(ready.values())
+        return round(100 * ready.get(CANARY, 0) / total) if total else None
+
     # --- API plumbing ---------------------------------------------------------------------------------------
 
     def _opts(self) -> dict[str, Any]:
