@@ -3,7 +3,7 @@
 # analysis), Chromium + ChromeDriver (dashboard browser test), wrk (HTTP benchmark). Installs only what is
 # missing, so a second `make install` is quick.
 set -euo pipefail
-packages=(prometheus prometheus-alertmanager chromium chromium-driver wrk git)
+packages=(prometheus prometheus-alertmanager chromium chromium-driver wrk git kubectl)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

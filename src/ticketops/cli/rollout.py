@@ -82,19 +82,20 @@ def start(
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object on stdout.")] = False,
 ) -> None:
     """Deploy @challenger as a canary and move traffic step by step while the analysis passes."""
+    from ticketops.rollout.backend import BackendError
     from ticketops.rollout.controller import RolloutError
 
-    controller = make_controller(backend, interval)
     try:
+        controller = make_controller(backend, interval)
         state = controller.resume() if resume else controller.start()
-    except RolloutError as exc:
+        console.print(
+            f"rollout {state.rollout_id}: canary v{state.canary_version} beside stable v{state.stable_version}, "
+            f"steps {state.steps}",
+            highlight=False,
+        )
+        report = controller.run(state)
+    except (RolloutError, BackendError) as exc:
         fail(str(exc))
-    console.print(
-        f"rollout {state.rollout_id}: canary v{state.canary_version} beside stable v{state.stable_version}, "
-        f"steps {state.steps}",
-        highlight=False,
-    )
-    report = controller.run(state)
     colour = "green" if report.state.phase == "promoted" else "red"
     console.print(f"[{colour}]{report.state.phase}[/]: {report.state.reason}", highlight=False)
     if as_json:
@@ -123,11 +124,12 @@ def status(backend: BackendOption = None, as_json: Annotated[bool, typer.Option(
 @rollout_app.command("promote")
 def promote(backend: BackendOption = None, reason: str = "promoted by operator") -> None:
     """Promote the canary now, skipping the remaining analysis (recorded as a manual decision)."""
+    from ticketops.rollout.backend import BackendError
     from ticketops.rollout.controller import RolloutError
 
     try:
         state = make_controller(backend).force_promote(reason)
-    except RolloutError as exc:
+    except (RolloutError, BackendError) as exc:
         fail(str(exc))
     console.print(f"promoted v{state.canary_version} to @champion", highlight=False)
 
@@ -135,11 +137,12 @@ def promote(backend: BackendOption = None, reason: str = "promoted by operator")
 @rollout_app.command("abort")
 def abort(backend: BackendOption = None, reason: str = "aborted by operator") -> None:
     """Send all traffic back to stable and clear @challenger."""
+    from ticketops.rollout.backend import BackendError
     from ticketops.rollout.controller import RolloutError
 
     try:
         state = make_controller(backend).abort(reason)
-    except RolloutError as exc:
+    except (RolloutError, BackendError) as exc:
         fail(str(exc))
     console.print(f"rolled back: all traffic on v{state.stable_version}", highlight=False)
 

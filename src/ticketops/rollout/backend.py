@@ -9,6 +9,10 @@ from ticketops.rollout.state import RolloutState
 STABLE, CANARY = "stable", "canary"
 
 
+class BackendError(RuntimeError):
+    """The backend cannot do what the controller asked (no stable track, cluster unreachable, timeout)."""
+
+
 class RolloutBackend(Protocol):
     """Implemented by ``LocalBackend`` (two ``bentoml serve`` processes + a weighted splitter) and
     ``KubernetesBackend`` (two Deployments behind one Service, or Gateway API HTTPRoute weights)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from ticketops.config import KubernetesSettings
 from ticketops.rollout import k8s_objects as objs
-from ticketops.rollout.backend import CANARY, STABLE
+from ticketops.rollout.backend import CANARY, STABLE, BackendError
 from ticketops.rollout.state import RolloutState
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ MERGE_PATCH = "application/merge-patch+json"
 GATEWAY_GROUP, GATEWAY_VERSION, HTTPROUTES = "gateway.networking.k8s.io", "v1", "httproutes"
 
 
-class KubernetesBackendError(RuntimeError):
+class KubernetesBackendError(BackendError):
     """The cluster is not in a state the backend can act on (missing objects, a rollout that did not finish)."""
 
 

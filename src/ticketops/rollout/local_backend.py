@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from ticketops.fileio import write_json
-from ticketops.rollout.backend import CANARY, STABLE
+from ticketops.rollout.backend import CANARY, STABLE, BackendError
 from ticketops.rollout.local_stack import LocalStack
 from ticketops.rollout.splitter import Split
 from ticketops.rollout.state import RolloutState
@@ -24,7 +24,7 @@ class LocalBackend:
     def _stable(self):
         stable = self.stack.record(STABLE)
         if stable is None:
-            raise RuntimeError("the local stack has no stable process: run `ticketops stack up` first")
+            raise BackendError("the local stack has no stable process: run `ticketops stack up` first")
         return stable
 
     def deploy_canary(self, model_uri: str, version: str) -> None:

@@ -1,6 +1,7 @@
 """Rollout state: what a restarted controller needs to resume, stored by the backend.
 
-The local backend keeps it in a JSON file; the Kubernetes backend in annotations on the canary Deployment.
+The local backend keeps it in a JSON file; the Kubernetes backend in an annotation on the stable Deployment
+(which outlives every canary).
 """
 
 from __future__ import annotations
