@@ -1,0 +1,51 @@
+"""Request metrics for every route, 401s and errors included: ``ticketops_requests_total`` and latency.
+
+It wraps the whole app (outside auth), so canary analysis sees exactly what clients saw. Paths outside
+the known routes count as ``other`` to keep label cardinality bounded whatever clients send.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ticketops.serving.auth import ROUTE_POLICY
+from ticketops.serving.metrics import ServiceMetrics
+
+KNOWN_ROUTES = frozenset(ROUTE_POLICY) - {"/static_content"}
+OTHER_ROUTE = "other"
+
+MetricsProvider = Callable[[], ServiceMetrics | None]
+
+
+def route_label(path: str) -> str:
+    return path if path in KNOWN_ROUTES else OTHER_ROUTE
+
+
+class RequestMetricsMiddleware:
+    """Count each HTTP request by route and final status and time it until the last body byte is sent."""
+
+    def __init__(self, app: ASGIApp, metrics: MetricsProvider):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = self.metrics() if scope["type"] == "http" else None
+        if metrics is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            metrics.observe_request(route_label(scope["path"]), status, time.perf_counter() - started)

@@ -1,0 +1,238 @@
+"""Everything one service replica holds: the verified model, the batcher, the prediction log and the metrics.
+
+The model (``models:/NAME@ALIAS`` from the registry, or ``bento:NAME[:TAG]`` packed in a Bento) is loaded
+on a background thread so the process answers ``/livez`` at once and ``/readyz`` only when the URI has been
+resolved, every artifact file matched its registered SHA-256, and a warm-up batch ran. A failed load
+(missing alias or version, checksum mismatch, unreachable registry) is logged with its reason and retried
+on the *same* URI; the service never falls back to another version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio.to_thread
+
+from ticketops.config import ServiceSettings
+from ticketops.schemas import ClassifyRequest, FeedbackRequest
+from ticketops.serving.batching import MicroBatcher
+from ticketops.serving.metrics import ServiceMetrics
+from ticketops.serving.prediction_log import LogRow, PredictionLog
+from ticketops.serving.redaction import redact
+from ticketops.serving.scoring import Scorer, TicketScore
+
+logger = logging.getLogger("ticketops.serving")
+
+WARM_UP_TEXT = "I still have not received my new card, when will it arrive?"
+
+
+class NotReady(RuntimeError):
+    """No verified model is loaded (yet, or the load failed)."""
+
+
+class UnknownLabels(ValueError):
+    """Feedback names labels the served model does not know; ``positions`` index the offending items."""
+
+    def __init__(self, positions: list[int]):
+        super().__init__(f"{len(positions)} unknown label(s)")
+        self.positions = positions
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The model this replica serves and where it came from (registry version, alias, lineage tags)."""
+
+    scorer: Scorer
+    uri: str
+    version: str
+    alias: str
+    family: str
+    data_md5: str
+    labels: frozenset[str]
+
+
+class ServingRuntime:
+    """One replica's state; the HTTP layer calls ``classify`` and ``feedback`` and reads readiness."""
+
+    def __init__(self, settings: ServiceSettings, metrics: ServiceMetrics | None = None):
+        self.settings = settings
+        self.metrics = metrics or ServiceMetrics(settings.track)
+        self.log = PredictionLog(
+            settings.prediction_log_url,
+            queue_size=settings.prediction_log_queue,
+            retention_rows=settings.prediction_log_retention_rows,
+            retention_days=settings.prediction_log_retention_days,
+            on_drop=self.metrics.observe_log_dropped,
+        )
+        self.model: ServedModel | None = None
+        self.batcher: MicroBatcher[str, TicketScore] | None = None
+        self.not_ready_reason = "model is loading"
+        self._log_started = False
+        self._stop = threading.Event()
+        self._resources = contextlib.ExitStack()
+        self._loader: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin loading in the background; returns at once."""
+        self._loader = threading.Thread(target=self._load_until_ready, name="ticketops-model-loader", daemon=True)
+        self._loader.start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until ready or ``timeout`` (tests, benchmarks); False if still not ready."""
+        if self._loader is not None:
+            self._loader.join(timeout)
+        return self.ready
+
+    @property
+    def ready(self) -> bool:
+        return self.model is not None
+
+    def _load_until_ready(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            attempt += 1
+            try:
+                self._load()
+                return
+            except Exception as exc:
+                self.not_ready_reason = f"{type(exc).__name__}: {exc}"
+                self.metrics.observe_load_failure(type(exc).__name__)
+                logger.error(
+                    "not ready: loading %s failed (attempt %d): %s — /readyz stays 503, retrying the same URI in %.0fs",
+                    self.settings.model_uri,
+                    attempt,
+                    self.not_ready_reason,
+                    self.settings.load_retry_s,
+                )
+                self._stop.wait(self.settings.load_retry_s)
+
+    def _load(self) -> None:
+        from ticketops.serving.bento_model import open_any
+
+        if not self._log_started:
+            self.log.start()
+            self._log_started = True
+        uri = self.settings.model_uri
+        logger.info("resolving %s and verifying its artifact checksums", uri)
+        with contextlib.ExitStack() as attempt:
+            loaded = attempt.enter_context(open_any(uri, threads=self.settings.threads))
+            scorer = Scorer(loaded.predictor)
+            for size in sorted({1, min(8, self.settings.batch_max_size), self.settings.batch_max_size}):
+                scorer.score_batch([WARM_UP_TEXT] * size)
+            model = ServedModel(
+                scorer=scorer,
+                uri=uri,
+                version=loaded.version,
+                alias=loaded.alias or "",
+                family=loaded.tags.get("model_family", type(loaded.predictor.classifier).__name__),
+                data_md5=loaded.tags.get("data_md5", ""),
+                labels=frozenset(scorer.labels),
+            )
+            self._resources.push(attempt.pop_all())  # keep the verified files until shutdown
+        self.batcher = MicroBatcher(
+            scorer.score_batch,
+            max_batch_size=self.settings.batch_max_size,
+            max_wait_ms=self.settings.batch_max_wait_ms,
+            on_batch=lambda size, seconds: self.metrics.observe_batch(size, scorer.stage, seconds),
+        )
+        self.model = model
+        self.metrics.set_model(model.version, model.alias, model.data_md5, model.family)
+        self.not_ready_reason = ""
+        logger.info(
+            "ready: serving %s version %s (family %s, data %s, track %s)",
+            model.uri,
+            model.version,
+            model.family,
+            model.data_md5 or "?",
+            self.settings.track,
+        )
+
+    async def aclose(self) -> None:
+        """Finish queued tickets, flush the prediction log, release the model (SIGTERM path)."""
+        self._stop.set()
+        self.metrics.set_not_ready()
+        if self.batcher is not None:
+            await self.batcher.close()
+        if self._log_started:
+            flushed = await anyio.to_thread.run_sync(self.log.close)
+            logger.info("prediction log %s at shutdown", "flushed" if flushed else "NOT fully flushed")
+        self._resources.close()
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _require_model(self) -> tuple[ServedModel, MicroBatcher[str, TicketScore]]:
+        model, batcher = self.model, self.batcher
+        if model is None or batcher is None:
+            raise NotReady(self.not_ready_reason or "model is loading")
+        return model, batcher
+
+    async def classify(self, request: ClassifyRequest) -> dict:
+        """Predictions for every ticket, batched with concurrent requests; logged (redacted) off the request path."""
+        model, batcher = self._require_model()
+        texts = [ticket.text for ticket in request.tickets]
+        started = time.perf_counter()
+        scores = await batcher.submit(texts)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        ids = [ticket.id or uuid.uuid4().hex for ticket in request.tickets]
+        self.metrics.observe_predictions(
+            model.version,
+            (s.stage for s in scores),
+            (s.label for s in scores),
+            (s.confidence for s in scores),
+            (s.needs_review for s in scores),
+        )
+        now = time.time()
+        self.log.submit(
+            [
+                LogRow(
+                    ticket_id=ticket_id,
+                    text=redact(text),
+                    label=score.label,
+                    confidence=score.confidence,
+                    needs_review=score.needs_review,
+                    model_version=model.version,
+                    stage=score.stage,
+                    latency_ms=latency_ms,
+                    created_at=now,
+                )
+                for ticket_id, text, score in zip(ids, texts, scores, strict=True)
+            ]
+        )
+        return {
+            "model_version": model.version,
+            "predictions": [
+                {"id": ticket_id, "label": s.label, "confidence": s.confidence, "needs_review": s.needs_review}
+                for ticket_id, s in zip(ids, scores, strict=True)
+            ],
+        }
+
+    async def feedback(self, request: FeedbackRequest) -> dict:
+        """Store agents' true labels on the logged predictions and refresh live accuracy of the versions touched."""
+        model, _ = self._require_model()
+        unknown = [i for i, item in enumerate(request.items) if item.label not in model.labels]
+        if unknown:
+            raise UnknownLabels(unknown)
+        pairs = [(item.id, item.label) for item in request.items]
+        matches = await anyio.to_thread.run_sync(self.log.apply_feedback, pairs)
+        found = [m for m in matches if m is not None]
+        for match in found:
+            self.metrics.observe_feedback(match.model_version, match.correct)
+        self.metrics.observe_unmatched_feedback(len(matches) - len(found))
+        await self._refresh_live_accuracy({m.model_version for m in found})
+        return {"accepted": len(pairs), "matched": len(found)}
+
+    async def _refresh_live_accuracy(self, versions: Sequence[str] | set[str]) -> None:
+        for version in sorted(versions):
+            accuracy = await anyio.to_thread.run_sync(
+                self.log.live_accuracy, version, self.settings.live_accuracy_window
+            )
+            if accuracy is not None:
+                self.metrics.set_live_accuracy(version, accuracy)
