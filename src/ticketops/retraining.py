@@ -92,3 +92,33 @@ def reproduce(root: Path, dvc: str, echo: bool = True) -> dict:
     """``dvc repro`` and what the register stage decided (models/registration.json)."""
     run([dvc, "repro"], root, echo=echo)
     return read_json(root / "models" / "registration.json")
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    export: ExportResult
+    registration: dict
+
+    @property
+    def challenger(self) -> str | None:
+        """The new version when the gate made it @challenger (or @champion when there was none)."""
+        return str(self.registration["version"]) if "challenger" in self.registration.get("aliases", []) else None
+
+
+def retrain(root: Path, log_url: str, state_dir: Path, echo: bool = True) -> RetrainResult:
+    """Export new feedback as a DVC-tracked batch, then ``dvc repro``; the register stage applies the gate."""
+    from ticketops.config import load_params
+    from ticketops.data.labels import load_labels
+
+    params = load_params(root / "params.yaml")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    export = export_feedback(
+        log_url,
+        root / params.ingest.feedback_dir,
+        root / params.ingest.output,
+        set(load_labels(root / params.ingest.labels_path)),
+        state_dir / "feedback-export.json",
+    )
+    if export.path is not None:
+        dvc_track(export.path, root, dvc)
+    return RetrainResult(export, reproduce(root, dvc, echo=echo))

@@ -2,7 +2,7 @@
 
 import typer
 
-from ticketops.cli import predict, rollout
+from ticketops.cli import predict, retrain, rollout, serve
 
 app = typer.Typer(
     name="ticketops",
@@ -11,7 +11,10 @@ app = typer.Typer(
     help="Support-ticket classifier lifecycle: train (dvc repro), predict, serve, monitor, roll out.",
 )
 app.command("predict")(predict.predict)
+app.command("serve")(serve.serve)
 app.add_typer(rollout.rollout_app, name="rollout")
+app.command("retrain")(retrain.retrain)
+app.command("retrain-webhook")(retrain.retrain_webhook)
 app.add_typer(rollout.stack_app, name="stack")
 
 
