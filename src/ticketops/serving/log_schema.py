@@ -25,4 +25,5 @@ predictions = Table(
     Column("true_label", String(128), nullable=True),
     Column("feedback_at", Float, nullable=True),
     Index("ix_predictions_created_at", "created_at"),
+    Index("ix_predictions_feedback", "model_version", "feedback_at"),  # live accuracy: newest labels per version
 )

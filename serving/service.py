@@ -1,0 +1,90 @@
+"""BentoML entry point: the ticket classifier service (``bentoml serve serving.service:TicketClassifier``).
+
+Everything with logic lives in ``ticketops.serving``; this file wires it into BentoML 1.4:
+
+* ``__init__`` builds the replica's runtime and starts loading the model in the background (resolve the
+  alias in the MLflow registry, verify every file's SHA-256, warm up); heavy imports happen there.
+* ``__is_ready__`` backs BentoML's ``/readyz``: 503 until that load succeeded; the reason is in the log.
+* The contract routes (``/classify``, ``/feedback``, ``/metrics``) are a Starlette app mounted with
+  ``@bentoml.asgi_app``: full control over status codes and one pass through the HTTP stack per request.
+  ``/classify`` feeds the runtime's adaptive batcher, so concurrent one-ticket requests share encoder calls.
+* Two ASGI middlewares wrap every route, BentoML's included: request metrics (outside) and bearer-token
+  auth (inside, default deny).
+* ``@bentoml.on_shutdown`` (after uvicorn has let in-flight requests finish on SIGTERM) drains the batcher
+  and flushes the prediction-log queue.
+
+BentoML's own request metrics and access log are switched off: ``ticketops_*`` metrics replace them (one
+registry per replica, so a stable and a canary process never mix their numbers) and they cost CPU per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+import bentoml
+from bentoml.exceptions import BentoMLException
+from starlette.types import ASGIApp
+
+from ticketops.config import service_settings
+from ticketops.serving.auth import BearerAuthMiddleware
+from ticketops.serving.http import build_contract_app
+from ticketops.serving.instrumentation import RequestMetricsMiddleware
+
+if TYPE_CHECKING:
+    from ticketops.serving.metrics import ServiceMetrics
+    from ticketops.serving.runtime import ServingRuntime
+
+
+def current_runtime() -> ServingRuntime | None:
+    """The runtime of this worker's service instance (None until BentoML has created it)."""
+    try:
+        return bentoml.get_current_service().runtime
+    except BentoMLException:
+        return None
+
+
+def current_metrics() -> ServiceMetrics | None:
+    runtime = current_runtime()
+    return runtime.metrics if runtime is not None else None
+
+
+class SettingsBearerAuth(BearerAuthMiddleware):
+    """Bearer auth with the token from ``TICKETOPS_API_TOKEN`` (read when the server builds its app)."""
+
+    def __init__(self, app: ASGIApp):
+        super().__init__(app, service_settings().api_token)
+
+
+@bentoml.asgi_app(build_contract_app(current_runtime), path="/", name="ticketops-contract")
+@bentoml.service(
+    name="ticketops",
+    workers=1,  # one process per replica; the model's threads use the cores (scale with replicas)
+    traffic={"timeout": 60},  # outer safety net; TICKETOPS_REQUEST_TIMEOUT_S (504) answers first
+    metrics={"enabled": False},
+    logging={"access": {"enabled": False}},
+)
+class TicketClassifier:
+    """One replica: a verified model from the registry behind the HTTP contract in ARCHITECTURE.md."""
+
+    def __init__(self) -> None:
+        # Before torch loads: OpenMP threads sleep instead of spinning between kernels, so they do not starve
+        # the event loop on 2 cores (or burn a Kubernetes CPU quota). Set it explicitly to override.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        logging.getLogger("ticketops").setLevel(logging.INFO)  # BentoML's server logging defaults to WARNING
+        from ticketops.serving.runtime import ServingRuntime
+
+        self.runtime = ServingRuntime(service_settings())
+        self.runtime.start()
+
+    def __is_ready__(self) -> bool:
+        return self.runtime.ready
+
+    @bentoml.on_shutdown
+    async def drain(self) -> None:
+        await self.runtime.aclose()
+
+
+TicketClassifier.add_asgi_middleware(RequestMetricsMiddleware, metrics=current_metrics)
+TicketClassifier.add_asgi_middleware(SettingsBearerAuth)
