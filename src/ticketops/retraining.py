@@ -20,8 +20,9 @@ from ticketops.fileio import read_csv, read_json, write_csv, write_json
 class ExportResult:
     path: Path | None
     rows: int
-    skipped_known: int  # already in the dataset with the same label
+    skipped_known: int  # already trained on with the same label
     skipped_conflicts: int  # already in the dataset with another label: left for a person to settle
+    skipped_test: int  # test tickets stay test tickets (no leakage into training)
     until: float
 
 
@@ -42,32 +43,48 @@ def labelled_rows(log_url: str, since: float) -> pd.DataFrame:
     return frame.drop_duplicates("text", keep="last")
 
 
-def feedback_batch(labelled: pd.DataFrame, dataset: pd.DataFrame, labels: set[str]) -> tuple[pd.DataFrame, int, int]:
-    """New (text, label) rows that ``ingest`` will accept: known label, not already in the dataset."""
-    known = dict(zip(dataset["text"], dataset["label"], strict=True))
+def feedback_batch(
+    labelled: pd.DataFrame, dataset: pd.DataFrame, trained: pd.DataFrame, test_texts: set[str], labels: set[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """New (text, label) rows that ``ingest`` will accept and that teach the model something.
+
+    Skipped: unknown labels and empty texts; texts the dataset holds with another label (ingest would refuse
+    the conflict: a person settles it); test tickets (they must stay unseen); pairs already trained on.
+    A held-out seed ticket (in the dataset, never trained on) is kept: its feedback makes it trainable.
+    """
     labelled = labelled[labelled["label"].isin(labels) & labelled["text"].str.strip().ne("")]
+    known = dict(zip(dataset["text"], dataset["label"], strict=True))
     existing = labelled["text"].map(known)
-    same = existing.eq(labelled["label"])
-    conflict = existing.notna() & ~same
-    batch = labelled[existing.isna()][["text", "label"]].reset_index(drop=True)
-    return batch, int(same.sum()), int(conflict.sum())
+    conflict = existing.notna() & existing.ne(labelled["label"])
+    in_test = labelled["text"].isin(test_texts) & ~conflict
+    trained_pairs = pd.MultiIndex.from_frame(trained[["text", "label"]])
+    already = pd.MultiIndex.from_frame(labelled[["text", "label"]]).isin(trained_pairs) & ~conflict & ~in_test
+    batch = labelled[~conflict & ~in_test & ~already][["text", "label"]].reset_index(drop=True)
+    return batch, {"known": int(already.sum()), "conflicts": int(conflict.sum()), "test": int(in_test.sum())}
 
 
 def export_feedback(
-    log_url: str, feedback_dir: Path, dataset_path: Path, labels: set[str], marker: Path
+    log_url: str, feedback_dir: Path, dataset_path: Path, splits_dir: Path, labels: set[str], marker: Path
 ) -> ExportResult:
     """Write ``batch-<UTC time>.csv`` with the labels that arrived since the last export (recorded in ``marker``)."""
     since = float(read_json(marker)["until"]) if marker.exists() else 0.0
     labelled = labelled_rows(log_url, since)
     until = float(labelled["feedback_at"].max()) if len(labelled) else since
-    dataset = read_csv(dataset_path) if dataset_path.exists() else pd.DataFrame({"text": [], "label": []})
-    batch, same, conflicts = feedback_batch(labelled, dataset, labels)
+    empty = pd.DataFrame({"text": [], "label": []})
+    dataset = read_csv(dataset_path) if dataset_path.exists() else empty
+
+    def split(name: str) -> pd.DataFrame:
+        path = Path(splits_dir) / f"{name}.csv"
+        return read_csv(path) if path.exists() else empty
+
+    trained = pd.concat([split("train"), split("validation")], ignore_index=True)
+    batch, skipped = feedback_batch(labelled, dataset, trained, set(split("test")["text"]), labels)
     path = None
     if len(batch):
         path = Path(feedback_dir) / f"batch-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.csv"
         write_csv(path, batch)
     write_json(marker, {"until": until})
-    return ExportResult(path, len(batch), same, conflicts, until)
+    return ExportResult(path, len(batch), skipped["known"], skipped["conflicts"], skipped["test"], until)
 
 
 def run(cmd: list[str], cwd: Path, echo: bool = True) -> str:
@@ -116,6 +133,7 @@ def retrain(root: Path, log_url: str, state_dir: Path, echo: bool = True) -> Ret
         log_url,
         root / params.ingest.feedback_dir,
         root / params.ingest.output,
+        root / "data" / "splits",
         set(load_labels(root / params.ingest.labels_path)),
         state_dir / "feedback-export.json",
     )

@@ -77,3 +77,10 @@ def test_feedback_files_are_sorted_and_only_csv(tmp_path):
         (tmp_path / name).write_text("text,label\n")
     assert [p.name for p in feedback_files(tmp_path)] == ["a.csv", "b.csv"]
     assert feedback_files(tmp_path / "missing") == []
+
+
+def test_seed_ticket_labelled_again_by_an_agent_is_marked_confirmed(tmp_path):
+    batch = feedback(tmp_path, "text,label\nWhere is my card?,card_arrival\n")
+    dataset = ingest(seed(tmp_path), [batch], LABELS)
+    assert dataset["confirmed_by_feedback"].tolist() == [True, False]
+    assert dataset["origin"].tolist() == [SEED, SEED]

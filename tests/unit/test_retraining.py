@@ -15,17 +15,39 @@ from ticketops.serving.prediction_log import make_engine
 LABELS = {"card_arrival", "change_pin", "terminate_account"}
 
 
-def test_batch_keeps_only_new_texts_and_counts_conflicts():
-    dataset = pd.DataFrame({"text": ["where is my card", "change pin"], "label": ["card_arrival", "change_pin"]})
-    labelled = pd.DataFrame(
+def test_batch_keeps_new_and_held_out_texts_and_skips_the_rest():
+    dataset = pd.DataFrame(
         {
-            "text": ["where is my card", "change pin", "close it all", "no idea", "   "],
-            "label": ["card_arrival", "terminate_account", "terminate_account", "not_a_label", "change_pin"],
+            "text": ["where is my card", "change pin", "a test ticket", "held out pin ticket"],
+            "label": ["card_arrival", "change_pin", "card_arrival", "change_pin"],
         }
     )
-    batch, same, conflicts = feedback_batch(labelled, dataset, LABELS)
-    assert batch.to_dict("records") == [{"text": "close it all", "label": "terminate_account"}]
-    assert (same, conflicts) == (1, 1)
+    trained = dataset.iloc[:2]
+    labelled = pd.DataFrame(
+        {
+            "text": [
+                "where is my card",
+                "change pin",
+                "close it all",
+                "no idea",
+                "   ",
+                "a test ticket",
+                "held out pin ticket",
+            ],
+            "label": [
+                "card_arrival",
+                "terminate_account",
+                "terminate_account",
+                "not_a_label",
+                "change_pin",
+                "card_arrival",
+                "change_pin",
+            ],
+        }
+    )
+    batch, skipped = feedback_batch(labelled, dataset, trained, {"a test ticket"}, LABELS)
+    assert batch["text"].tolist() == ["close it all", "held out pin ticket"]
+    assert skipped == {"known": 1, "conflicts": 1, "test": 1}
 
 
 def test_export_writes_a_batch_ingest_accepts_and_remembers_where_it_stopped(tmp_path):
@@ -58,12 +80,12 @@ def test_export_writes_a_batch_ingest_accepts_and_remembers_where_it_stopped(tmp
     dataset = tmp_path / "dataset.csv"
     pd.DataFrame({"text": ["where is my card"], "label": ["card_arrival"]}).to_csv(dataset, index=False)
     marker = tmp_path / "state" / "export.json"
-    first = export_feedback(url, tmp_path / "feedback", dataset, LABELS, marker)
+    first = export_feedback(url, tmp_path / "feedback", dataset, tmp_path / "splits", LABELS, marker)
     assert first.rows == 1 and first.path is not None
     batch = read_csv_batch(first.path, "text", "label", first.path.name, FEEDBACK)
     seed = read_csv_batch(dataset, "text", "label", "dataset.csv", "seed")
     assert len(ingest(seed, [batch], sorted(LABELS))) == 2
-    again = export_feedback(url, tmp_path / "feedback", dataset, LABELS, marker)
+    again = export_feedback(url, tmp_path / "feedback", dataset, tmp_path / "splits", LABELS, marker)
     assert again.rows == 0 and again.path is None  # nothing new since the last export
 
 

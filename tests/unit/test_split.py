@@ -50,3 +50,15 @@ def test_holdout_labels_stay_in_test_only(tiny_tickets):
         pd.concat([frame, more], ignore_index=True), 1, 0.2, 0.2, holdout_labels=("change_pin",)
     )
     assert "please change my pin now" in set(with_feedback["train"]["text"]) | set(with_feedback["validation"]["text"])
+
+
+def test_feedback_confirmed_holdout_tickets_become_trainable(tiny_tickets):
+    frame = frame_from(tiny_tickets).assign(confirmed_by_feedback="False")
+    held = split_frame(frame, 1, 0.2, 0.2, holdout_labels=("change_pin",))
+    pin_test = set(held["test"]["text"][held["test"]["label"] == "change_pin"])
+    pin_other = frame[(frame["label"] == "change_pin") & ~frame["text"].isin(pin_test)]["text"].iloc[0]
+    frame.loc[frame["text"] == pin_other, "confirmed_by_feedback"] = "True"
+    after = split_frame(frame, 1, 0.2, 0.2, holdout_labels=("change_pin",))
+    trained = set(after["train"]["text"]) | set(after["validation"]["text"])
+    assert pin_other in trained
+    assert set(after["test"]["text"]) == set(held["test"]["text"])

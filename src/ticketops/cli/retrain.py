@@ -23,6 +23,7 @@ def _retrain_once(rollout: bool, backend: str | None) -> dict:
         "feedback_rows": export.rows,
         "skipped_known": export.skipped_known,
         "skipped_conflicts": export.skipped_conflicts,
+        "skipped_test": export.skipped_test,
         "registration": result.registration,
         "rollout": None,
     }

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ticketops.fileio import read_csv
 
-COLUMNS = ["text", "label", "origin", "source", "row"]
+COLUMNS = ["text", "label", "origin", "source", "row", "confirmed_by_feedback"]
 SEED, FEEDBACK = "seed", "feedback"
 FEEDBACK_COLUMNS = ("text", "label")
 MAX_REPORTED = 25
@@ -109,4 +109,9 @@ def ingest(seed: pd.DataFrame, feedback: Sequence[pd.DataFrame], labels: Sequenc
     problems = find_problems(frame, labels)
     if problems:
         raise DataValidationError(problems)
+    # A seed ticket an agent labelled again keeps its seed place, but remembers the confirmation (a held-out
+    # intent's seed ticket becomes trainable once feedback brings it in: see split.holdout_labels).
+    confirmed = frame[frame["origin"] == FEEDBACK].groupby(["text", "label"]).size()
+    keys = pd.MultiIndex.from_frame(frame[["text", "label"]])
+    frame = frame.assign(confirmed_by_feedback=keys.isin(confirmed.index))
     return frame.drop_duplicates(["text", "label"], keep="first").reset_index(drop=True)[COLUMNS]

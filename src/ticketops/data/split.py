@@ -32,7 +32,8 @@ def assign_splits(
 ) -> pd.Series:
     """Split name per row; seed rows are stratified by label, the rest go to train/validation.
 
-    Seed rows of ``holdout_labels`` keep their test place; their other rows are marked ``holdout`` (unused).
+    Seed rows of ``holdout_labels`` keep their test place; their other rows are marked ``holdout`` (unused)
+    until feedback confirms them (``confirmed_by_feedback``): then they train like any labelled ticket.
     """
     ranks = frame["text"].map(lambda text: text_rank(text, seed))
     split = pd.Series("train", index=frame.index, dtype=object)
@@ -43,7 +44,12 @@ def assign_splits(
         n_validation = round(len(order) * validation_fraction)
         split.loc[order[:n_test]] = "test"
         split.loc[order[n_test : n_test + n_validation]] = "validation"
-    split.loc[is_seed & frame["label"].isin(holdout_labels) & (split != "test")] = "holdout"
+    confirmed = (
+        frame["confirmed_by_feedback"].astype(str).str.lower().eq("true")
+        if "confirmed_by_feedback" in frame
+        else pd.Series(False, index=frame.index)
+    )
+    split.loc[is_seed & frame["label"].isin(holdout_labels) & (split != "test") & ~confirmed] = "holdout"
     later = ~is_seed
     share = validation_fraction / (1.0 - test_fraction)
     split.loc[later & (ranks < share)] = "validation"
