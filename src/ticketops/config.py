@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MODEL_NAME = "ticket-classifier"
@@ -167,6 +167,39 @@ class RolloutParams(_Section):
     checks: RolloutChecks = RolloutChecks()
 
 
+class DriftSignalParams(_Section):
+    """One drift signal: the Evidently method, its calibrated threshold, the smallest samples it may judge."""
+
+    method: str
+    threshold: float
+    min_current: int = Field(ge=1)
+    min_reference: int = Field(ge=1)
+
+
+class MonitorParams(_Section):
+    """Drift calibration (``ticketops drift``, ``ticketops monitor``, the drift benchmark); not a pipeline stage.
+
+    The thresholds were chosen on steady windows (tickets drawn like the reference, no drift) by
+    ``benchmarks/drift.py --calibrate``; params.yaml records the figures behind each value.
+    """
+
+    text: DriftSignalParams = DriftSignalParams(
+        method="abs_text_content_drift", threshold=0.6, min_current=100, min_reference=100
+    )
+    embedding: DriftSignalParams = DriftSignalParams(
+        method="model", threshold=0.6, min_current=100, min_reference=100
+    )
+    prediction: DriftSignalParams = DriftSignalParams(
+        method="chisquare", threshold=0.001, min_current=100, min_reference=100
+    )
+    confidence: DriftSignalParams = DriftSignalParams(method="ks", threshold=0.001, min_current=50, min_reference=50)
+    review_rate: DriftSignalParams = DriftSignalParams(method="z", threshold=0.001, min_current=50, min_reference=50)
+    live_accuracy: DriftSignalParams = DriftSignalParams(
+        method="accuracy_drop", threshold=0.08, min_current=100, min_reference=100
+    )
+    embedding_pca_components: int | None = Field(None, ge=2)  # None: the domain classifier sees all 384 dims
+
+
 class Params(_Section):
     """``params.yaml``: one section per DVC stage, plus the rollout and monitor sections."""
 
@@ -179,6 +212,7 @@ class Params(_Section):
     evaluate: EvaluateParams = EvaluateParams()
     scenarios: ScenarioParams = ScenarioParams()
     rollout: RolloutParams = RolloutParams()
+    monitor: MonitorParams = MonitorParams()
     # ``register`` is a pydantic BaseModel attribute, hence the alias.
     registration: RegisterParams = Field(RegisterParams(), alias="register")
 
@@ -237,6 +271,35 @@ class RolloutSettings(BaseSettings):
 def service_settings() -> ServiceSettings:
     """Settings read once per process (the service is configured by its environment at start)."""
     return ServiceSettings()
+
+
+class MonitorSettings(BaseSettings):
+    """Environment of the drift monitor (``TICKETOPS_MONITOR_*``); it reads the service's prediction log."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETOPS_MONITOR_", extra="ignore", populate_by_name=True)
+
+    model_uri: str = DEFAULT_MODEL_URI  # whose reference sample the windows are compared with
+    prediction_log_url: str = Field(
+        "sqlite:///predictions.db",
+        validation_alias=AliasChoices("TICKETOPS_MONITOR_PREDICTION_LOG_URL", "TICKETOPS_PREDICTION_LOG_URL"),
+    )
+    interval_s: float = Field(300.0, gt=0)  # between checks
+    window_size: int = Field(1000, ge=1)  # the most recent tickets one check judges
+    window_max_age_s: float = Field(86_400.0, gt=0)  # older tickets are not "current" any more
+    only_model_version: bool = True  # judge only the tickets the monitored version classified
+    host: str = "127.0.0.1"
+    port: int = Field(9108, ge=0, le=65535)  # /metrics, /verdict, /healthz
+    state_dir: Path | None = None  # default: <repo root>/reports/monitor (snapshots, HTML reports, verdict)
+    workspace: Path | None = None  # Evidently UI workspace; default: <state_dir>/workspace
+    project: str = "ticket-classifier"  # Evidently project name
+    dashboard_port: int = Field(8000, ge=0, le=65535)
+    threads: int = Field(2, ge=1)
+
+    def resolved_state_dir(self) -> Path:
+        return (self.state_dir or project_root() / "reports" / "monitor").resolve()
+
+    def resolved_workspace(self) -> Path:
+        return (self.workspace or self.resolved_state_dir() / "workspace").resolve()
 
 
 class KubernetesSettings(BaseSettings):
