@@ -1,14 +1,17 @@
 """The batchable inner API: texts in, one result per ticket out (label, confidence, review flag, stage).
 
-This is what the adaptive batcher calls with the merged texts of concurrent requests. A cascade model
-(issue 6) fits here unchanged: its cheap stage can answer confident tickets in the request path and send
-only the rest through the batcher, each result naming the ``stage`` that produced it.
+This is what the adaptive batcher calls with the merged texts of concurrent requests. Results name the
+``stage`` that produced them: ``single`` for one-model families; a cascade reports ``fast`` (tf-idf was
+sure) or ``slow`` (the encoder answered). Issue 6 can move the fast stage in front of the batcher (request
+path) so only unsure tickets wait for the encoder; the per-ticket results and metric labels stay the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from ticketops.modeling.predictor import Predictor
 
@@ -38,8 +41,18 @@ class Scorer:
         return self.predictor.labels
 
     def score_batch(self, texts: Sequence[str]) -> list[TicketScore]:
-        scored = self.predictor.score(list(texts))
+        texts = list(texts)
+        classifier = self.predictor.classifier
+        if hasattr(classifier, "predict_proba_with_stage"):  # cascade: name the stage that answered each ticket
+            proba, answered = classifier.predict_proba_with_stage(texts)
+            stages = [classifier.FAST if fast else classifier.SLOW for fast in answered]
+        else:
+            proba, stages = classifier.predict_proba(texts), [self.stage] * len(texts)
+        best = proba.argmax(axis=1)
+        confidence = proba[np.arange(len(best)), best]
+        labels = self.predictor.labels
+        threshold = self.predictor.review_threshold
         return [
-            TicketScore(label, float(conf), bool(review), self.stage)
-            for label, conf, review in zip(scored.labels, scored.confidence, scored.needs_review, strict=True)
+            TicketScore(labels[i], float(conf), bool(conf < threshold), stage)
+            for i, conf, stage in zip(best, confidence, stages, strict=True)
         ]
