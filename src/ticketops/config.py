@@ -180,24 +180,22 @@ class MonitorParams(_Section):
     """Drift calibration (``ticketops drift``, ``ticketops monitor``, the drift benchmark); not a pipeline stage.
 
     The thresholds were chosen on steady windows (tickets drawn like the reference, no drift) by
-    ``benchmarks/drift.py --calibrate``; params.yaml records the figures behind each value.
+    ``benchmarks/drift.py --calibrate``; params.yaml records the figures behind each value. Text, embedding
+    and live accuracy thresholds are in units of their no-drift spread (monitoring/thresholds.py).
     """
 
     text: DriftSignalParams = DriftSignalParams(
-        method="abs_text_content_drift", threshold=0.6, min_current=100, min_reference=100
+        method="abs_text_content_drift", threshold=1.3, min_current=100, min_reference=100
     )
-    embedding: DriftSignalParams = DriftSignalParams(
-        method="model", threshold=0.6, min_current=100, min_reference=100
-    )
+    embedding: DriftSignalParams = DriftSignalParams(method="mmd", threshold=0.2, min_current=100, min_reference=100)
     prediction: DriftSignalParams = DriftSignalParams(
         method="chisquare", threshold=0.001, min_current=100, min_reference=100
     )
     confidence: DriftSignalParams = DriftSignalParams(method="ks", threshold=0.001, min_current=50, min_reference=50)
     review_rate: DriftSignalParams = DriftSignalParams(method="z", threshold=0.001, min_current=50, min_reference=50)
     live_accuracy: DriftSignalParams = DriftSignalParams(
-        method="accuracy_drop", threshold=0.08, min_current=100, min_reference=100
+        method="accuracy_drop", threshold=5.4, min_current=100, min_reference=100
     )
-    embedding_pca_components: int | None = Field(None, ge=2)  # None: the domain classifier sees all 384 dims
 
 
 class Params(_Section):

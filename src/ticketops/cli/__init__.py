@@ -2,7 +2,7 @@
 
 import typer
 
-from ticketops.cli import predict, retrain, rollout, serve
+from ticketops.cli import dashboard, drift, monitor, predict, retrain, rollout, serve, simulate
 
 app = typer.Typer(
     name="ticketops",
@@ -16,6 +16,11 @@ app.add_typer(rollout.rollout_app, name="rollout")
 app.command("retrain")(retrain.retrain)
 app.command("retrain-webhook")(retrain.retrain_webhook)
 app.add_typer(rollout.stack_app, name="stack")
+
+app.command("drift")(drift.drift)
+app.command("monitor")(monitor.monitor)
+app.command("dashboard")(dashboard.dashboard)
+app.command("simulate")(simulate.simulate)
 
 
 @app.callback()

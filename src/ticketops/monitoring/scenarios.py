@@ -67,22 +67,26 @@ def scenario_window(
     params: ScenarioParams,
     mixture: float | None = None,
     noise: NoiseSpec = NoiseSpec(),
+    injected_pool: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``size`` tickets (text, label, injected) from ``pool``: the everyday mix plus ``mixture`` of the scenario.
 
     ``steady`` is the everyday mix only; ``surge`` replaces a share by tickets of ``params.surge_labels``;
     ``new-intent`` by tickets of ``params.new_intent_labels``; ``noisy-text`` sends a share through
     :func:`noisy_text`. The order is shuffled so the injected tickets are spread over the window.
+    Surge and new-intent tickets come from ``injected_pool`` when given (default: ``pool``).
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r} (choose from {', '.join(SCENARIOS)})")
     share = params.mixture if mixture is None else mixture
     n_injected = 0 if scenario == "steady" else round(size * share)
     base = everyday(pool, params)
+    source = pool if injected_pool is None else injected_pool
     if scenario == "surge":
-        injected = _draw(base[base["label"].isin(params.surge_labels)], n_injected, rng)
+        surge = everyday(source, params)
+        injected = _draw(surge[surge["label"].isin(params.surge_labels)], n_injected, rng)
     elif scenario == "new-intent":
-        injected = _draw(pool[pool["label"].isin(params.new_intent_labels)], n_injected, rng)
+        injected = _draw(source[source["label"].isin(params.new_intent_labels)], n_injected, rng)
     else:
         injected = _draw(base, n_injected, rng)
     if scenario == "noisy-text":

@@ -12,26 +12,41 @@ from __future__ import annotations
 import math
 
 
-def auc_threshold(z: float, n_reference: int, n_current: int) -> float:
-    """ROC AUC above which a domain classifier sees drift: ``0.5 + z`` standard deviations of a chance AUC.
+def auc_spread(n_reference: int, n_current: int) -> float:
+    """Standard deviation of a chance ROC AUC when Evidently's domain classifier scores half of each sample.
 
-    Evidently's text drift trains on half of the rows and scores the other half, hence the halves; the spread
-    is the Mann-Whitney one, ``sqrt((a + b + 1) / (12 a b))``.
+    Evidently trains the text domain classifier on half of the rows and scores the other half, hence the
+    halves; the spread is the Mann-Whitney one, ``sqrt((a + b + 1) / (12 a b))``.
     """
     a, b = max(n_reference / 2, 1.0), max(n_current / 2, 1.0)
-    return 0.5 + z * math.sqrt((a + b + 1) / (12 * a * b))
+    return math.sqrt((a + b + 1) / (12 * a * b))
+
+
+def mmd_scale(n_reference: int, n_current: int) -> float:
+    """``1/m + 1/n``: the unbiased MMD² estimate is a degenerate U-statistic under no drift, its spread shrinks so.
+
+    Measured on Banking77 windows of 100 to 1,000 tickets against 967 reference tickets: spread / scale stays
+    between 0.07 and 0.08.
+    """
+    return 1.0 / max(n_reference, 1) + 1.0 / max(n_current, 1)
+
+
+def accuracy_spread(reference_accuracy: float, n_reference: int, n_current: int) -> float:
+    """Standard error of the difference between the reference accuracy and the live one."""
+    p = min(max(reference_accuracy, 0.01), 0.99)
+    return math.sqrt(p * (1 - p) * (1.0 / max(n_reference, 1) + 1.0 / max(n_current, 1)))
+
+
+def auc_threshold(z: float, n_reference: int, n_current: int) -> float:
+    """ROC AUC above which the domain classifier sees drift: ``0.5 + z`` spreads of a chance AUC."""
+    return 0.5 + z * auc_spread(n_reference, n_current)
 
 
 def mmd_threshold(k: float, n_reference: int, n_current: int) -> float:
-    """MMD² above which two embedding samples differ: ``k * (1/m + 1/n)``.
-
-    Under no drift the unbiased MMD² estimate is a degenerate U-statistic whose spread shrinks like
-    ``1/m + 1/n`` (measured on Banking77 windows of 100 to 1,000 tickets: spread / scale stays at 0.07-0.08).
-    """
-    return k * (1.0 / max(n_reference, 1) + 1.0 / max(n_current, 1))
+    """MMD² above which two embedding samples differ: ``k * (1/m + 1/n)``."""
+    return k * mmd_scale(n_reference, n_current)
 
 
 def accuracy_drop_threshold(z: float, reference_accuracy: float, n_reference: int, n_current: int) -> float:
     """Accuracy drop (reference minus live) that counts as drift: ``z`` standard errors of the difference."""
-    p = min(max(reference_accuracy, 0.01), 0.99)
-    return z * math.sqrt(p * (1 - p) * (1.0 / max(n_reference, 1) + 1.0 / max(n_current, 1)))
+    return z * accuracy_spread(reference_accuracy, n_reference, n_current)
