@@ -115,6 +115,9 @@ class ServiceMetrics:
             registry=r,
         )
         self._ready.labels(track).set(0)
+        self._request_children: dict[tuple[str, int], tuple] = {}
+        self._prediction_children: dict[tuple[str, str, str], Counter] = {}
+        self._per_version: dict[str, tuple] = {}
         for reason in LOG_DROP_REASONS:  # start every alertable counter at 0 so rate() sees the first drop
             self._log_dropped.labels(reason, track)
         self._feedback_unmatched.labels(track)
@@ -122,8 +125,16 @@ class ServiceMetrics:
     # --- requests ----------------------------------------------------------------------------
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
-        self._requests.labels(route, str(status), self.track).inc()
-        self._request_latency.labels(route, self.track).observe(seconds)
+        key = (route, status)
+        children = self._request_children.get(key)
+        if children is None:  # label lookups cost more than the update: resolve each combination once
+            children = (
+                self._requests.labels(route, str(status), self.track),
+                self._request_latency.labels(route, self.track),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     # --- model calls and predictions -----------------------------------------------------------
 
@@ -139,13 +150,27 @@ class ServiceMetrics:
         confidences: Iterable[float],
         needs_review: Iterable[bool],
     ) -> None:
-        confidence = self._confidence.labels(model_version, self.track)
-        review = self._needs_review.labels(model_version, self.track)
+        confidence, review = self._version_children(model_version)
+        predictions = self._prediction_children
         for stage, label, conf, flag in zip(stages, labels, confidences, needs_review, strict=True):
-            self._predictions.labels(label, model_version, stage, self.track).inc()
+            key = (label, model_version, stage)
+            counter = predictions.get(key)
+            if counter is None:
+                counter = predictions[key] = self._predictions.labels(label, model_version, stage, self.track)
+            counter.inc()
             confidence.observe(conf)
             if flag:
                 review.inc()
+
+    def _version_children(self, model_version: str):
+        children = self._per_version.get(model_version)
+        if children is None:
+            children = (
+                self._confidence.labels(model_version, self.track),
+                self._needs_review.labels(model_version, self.track),
+            )
+            self._per_version[model_version] = children
+        return children
 
     # --- feedback ------------------------------------------------------------------------------
 
