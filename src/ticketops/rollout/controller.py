@@ -142,6 +142,7 @@ class RolloutController:
         if analysis.verdict == Verdict.FAIL:
             state.failures += 1
             state.inconclusive = 0
+            state.phase = Phase.RUNNING  # measured (and failing): no longer waiting for data
             self._record(state, "analysis", analysis)
             if state.failures >= self.params.max_failures:
                 self.rollback(state, f"{state.failures} failed analyses: {analysis.reason}", analysis)

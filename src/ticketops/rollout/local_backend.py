@@ -46,11 +46,7 @@ class LocalBackend:
         canary = self.stack.record(CANARY)
         if canary is not None:  # keep serving from the canary while the new stable loads
             self.stack.set_split(Split(stable=canary.url))
-        old_stable = self.stack.record(STABLE)
-        records = self.stack.records()
-        if old_stable is not None:
-            records["stable-retiring"] = records.pop(STABLE)
-            self.stack._save_records(records)
+        self.stack.rename(STABLE, "stable-retiring")
         new_stable = self.stack.start_service(STABLE, model_uri, version, STABLE)
         self.stack.set_split(Split(stable=new_stable.url))
         self.stack.write_targets()

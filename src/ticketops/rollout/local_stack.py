@@ -110,7 +110,7 @@ class LocalStack:
 
     # --- processes ---------------------------------------------------------------------------
 
-    def _launch(
+    def launch(
         self, name: str, command: list[str], port: int, health: str, timeout: float, **meta: str
     ) -> ProcessRecord:
         log = self.dir / "logs" / f"{name}.log"
@@ -125,6 +125,13 @@ class LocalStack:
         records[name] = record
         self._save_records(records)
         return record
+
+    def rename(self, name: str, new_name: str) -> None:
+        """Keep a process running under another name (the old stable while its successor loads)."""
+        records = self.records()
+        if name in records:
+            records[new_name] = records.pop(name)
+            self._save_records(records)
 
     def stop(self, name: str) -> None:
         records = self.records()
@@ -141,7 +148,7 @@ class LocalStack:
         command = [sys.executable, "-m", "ticketops", "serve", "--model-uri", model_uri, "--port", str(port)]
         self.env["TICKETOPS_TRACK"] = track
         try:
-            return self._launch(name, command, port, "/readyz", timeout, model_uri=model_uri, version=version)
+            return self.launch(name, command, port, "/readyz", timeout, model_uri=model_uri, version=version)
         finally:
             self.env.pop("TICKETOPS_TRACK", None)
 
@@ -157,15 +164,19 @@ class LocalStack:
             "--port",
             str(self.splitter_port),
         ]
-        return self._launch("splitter", command, self.splitter_port, "/-/healthz", 30.0)
+        return self.launch("splitter", command, self.splitter_port, "/-/healthz", 30.0)
 
-    def start_prometheus(self, extra_scrape: list[dict] | None = None) -> ProcessRecord:
+    def start_prometheus(
+        self, extra_scrape: list[dict] | None = None, rules_dir: Path | None = None, alertmanager: str | None = None
+    ) -> ProcessRecord:
+        """Prometheus on loopback: 2 s scrapes, the project's alert rules (or ``rules_dir``'s), Alertmanager."""
         port = urlparse(self.prometheus_url).port or 9090
         config = self.dir / "prometheus" / "prometheus.yml"
         config.parent.mkdir(parents=True, exist_ok=True)
         if not self.targets_path.exists():
             self.write_targets()
-        config.write_text(yaml.safe_dump(self.prometheus_config(extra_scrape or []), sort_keys=False))
+        settings = self.prometheus_config(extra_scrape or [], rules_dir, alertmanager)
+        config.write_text(yaml.safe_dump(settings, sort_keys=False))
         command = [
             PROMETHEUS_BIN,
             f"--config.file={config}",
@@ -174,12 +185,14 @@ class LocalStack:
             "--web.enable-lifecycle",
             "--storage.tsdb.retention.time=2d",
         ]
-        return self._launch("prometheus", command, port, "/-/ready", 60.0)
+        return self.launch("prometheus", command, port, "/-/ready", 60.0)
 
-    def prometheus_config(self, extra_scrape: list[dict]) -> dict:
-        rules = project_root() / "monitoring" / "prometheus" / "rules"
+    def prometheus_config(self, extra_scrape: list[dict], rules_dir: Path | None, alertmanager: str | None) -> dict:
+        rules = rules_dir or project_root() / "monitoring" / "prometheus" / "rules"
+        alerting = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]} if alertmanager else {}
         return {
             "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
+            **({"alerting": alerting} if alerting else {}),
             "rule_files": [str(rules / "*.yml")] if rules.exists() else [],
             "scrape_configs": [
                 {
