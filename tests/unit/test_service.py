@@ -270,6 +270,10 @@ def test_feedback_with_an_unknown_label_is_rejected_with_400(client) -> None:
     )
     body = assert_error(response, 400, "items.1.label")
     assert body["error"] == "unknown_label"
+    too_long = {"id": tid, "text": MARKER * 20, "label": tiny_labels()[0]}
+    assert_error(client.post("/feedback", json={"items": [too_long]}, headers=AUTH), 413, "items.0.text")
+    empty = {"id": tid, "text": " ", "label": tiny_labels()[0]}
+    assert_error(client.post("/feedback", json={"items": [empty]}, headers=AUTH), 422, "items.0.text")
 
 
 # --- metrics --------------------------------------------------------------------------------------

@@ -94,6 +94,11 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
                 f"at most {rt.settings.max_tickets} items per request",
                 [FieldProblem("items", f"at most {rt.settings.max_tickets}", "too_many", rt.settings.max_tickets)],
             )
+        limit = rt.settings.max_text_chars
+        long = [i for i, item in enumerate(payload.items) if item.text is not None and len(item.text) > limit]
+        if long:
+            problems = [FieldProblem(f"items.{i}.text", f"at most {limit} characters", "too_long", limit) for i in long]
+            raise ApiError(413, "text_too_long", f"feedback text longer than {limit} characters", problems)
         return await rt.feedback(payload)
 
     async def classify(request: Request) -> Response:
