@@ -11,7 +11,7 @@ Everything with logic lives in ``ticketops.serving``; this file wires it into Be
 * Two ASGI middlewares wrap every route, BentoML's included: request metrics (outside) and bearer-token
   auth (inside, default deny).
 * ``@bentoml.on_shutdown`` (after uvicorn has let in-flight requests finish on SIGTERM) drains the batcher
-  and flushes the prediction-log queue.
+  and flushes the prediction-log queue. A worker whose supervisor died (SIGKILL) shuts itself down the same way.
 
 BentoML's own request metrics, access log and (exporter-less) tracing spans are switched off on the hot
 routes: ``ticketops_*`` metrics replace them (one registry per replica, so a stable and a canary process
@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import bentoml
@@ -52,6 +55,24 @@ def current_runtime() -> ServingRuntime | None:
 def current_metrics() -> ServiceMetrics | None:
     runtime = _runtime
     return runtime.metrics if runtime is not None else None
+
+
+def exit_with_supervisor(interval_s: float = 1.0) -> None:
+    """Shut down gracefully (SIGTERM to this process) once the process that started this worker is gone.
+
+    BentoML's process manager starts each worker in a session of its own, so a supervisor that SIGKILLs
+    ``ticketops serve``'s process group (a crash, a fault-injection test, an OOM kill) would leave the worker
+    orphaned, still answering on the port. Polling the parent PID is the portable way to notice.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval_s)
+        logging.getLogger("ticketops.serving").warning("supervisor pid %d is gone: shutting down", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="ticketops-supervisor-watch", daemon=True).start()
 
 
 class SettingsBearerAuth(BearerAuthMiddleware):
@@ -85,6 +106,7 @@ class TicketClassifier:
         global _runtime
         self.runtime = _runtime = ServingRuntime(service_settings())
         self.runtime.start()
+        exit_with_supervisor()
 
     def __is_ready__(self) -> bool:
         return self.runtime.ready

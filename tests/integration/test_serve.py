@@ -27,10 +27,15 @@ HOLD_MS = 1500  # the batcher holds every request this long: requests are reliab
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
+def registry(tmp_path_factory: pytest.TempPathFactory):
+    registry = tiny_registry(tmp_path_factory.mktemp("registry"))
+    return registry, register_tiny_model(registry)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, registry):
     root = tmp_path_factory.mktemp("serve")
-    registry = tiny_registry(root / "registry")
-    version = register_tiny_model(registry)
+    registry, version = registry
     port = free_port()
     env = {
         **registry.env,
@@ -107,3 +112,47 @@ def test_sigterm_finishes_in_flight_requests_flushes_the_log_and_leaks_no_pii(se
         assert value not in log
         assert value.encode() not in store
         assert value not in "".join(stored.values())
+
+
+def test_a_killed_supervisor_takes_its_worker_down(registry, tmp_path: Path) -> None:
+    """SIGKILL on ``ticketops serve``'s group must not leave BentoML's worker (own session) serving the port."""
+    reg, _ = registry
+    port = free_port()
+    env = {
+        **reg.env,
+        "TICKETOPS_PREDICTION_LOG_URL": f"sqlite:///{tmp_path / 'predictions.db'}",
+        "TICKETOPS_ROOT": str(REPO),
+        "BENTOML_HOME": str(tmp_path / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
+    command = [sys.executable, "-m", "ticketops", "serve", "--port", str(port)]
+    process = ManagedProcess("ticketops-serve-kill", command, tmp_path / "serve.log", env=env, cwd=REPO).start()
+    try:
+        process.wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)
+        process.kill()  # no graceful shutdown for the supervisor
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1)
+            except httpx.TransportError:
+                break  # nobody listens on the port any more
+            time.sleep(0.25)
+        else:
+            pytest.fail("the worker kept serving after its supervisor was killed")
+    finally:
+        process.stop()
+        _terminate_workers(env["BENTOML_HOME"])  # never leave an orphan behind, even when the test fails
+    assert "supervisor pid" in process.log_path.read_text(errors="replace")
+
+
+def _terminate_workers(bentoml_home: str) -> None:
+    """SIGTERM any BentoML worker still running with this test's BENTOML_HOME."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            worker = "_bentoml_impl.worker.service" in " ".join(proc.info["cmdline"] or [])
+            if worker and proc.environ().get("BENTOML_HOME") == bentoml_home:
+                proc.terminate()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
