@@ -174,6 +174,7 @@ class DriftSignalParams(_Section):
     threshold: float
     min_current: int = Field(ge=1)
     min_reference: int = Field(ge=1)
+    max_current: int | None = Field(None, ge=1)  # a seeded sample of at most this many current tickets (cost cap)
 
 
 class MonitorParams(_Section):
@@ -187,7 +188,9 @@ class MonitorParams(_Section):
     text: DriftSignalParams = DriftSignalParams(
         method="abs_text_content_drift", threshold=1.3, min_current=100, min_reference=100
     )
-    embedding: DriftSignalParams = DriftSignalParams(method="mmd", threshold=0.2, min_current=100, min_reference=100)
+    embedding: DriftSignalParams = DriftSignalParams(
+        method="mmd", threshold=0.2, min_current=100, min_reference=100, max_current=500
+    )
     prediction: DriftSignalParams = DriftSignalParams(
         method="chisquare", threshold=0.001, min_current=100, min_reference=100
     )

@@ -34,7 +34,7 @@ def _read(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _window(frame: pd.DataFrame, reference, name: str):
+def _window(frame: pd.DataFrame, reference, name: str, max_embedded: int | None):
     from ticketops.monitoring.windows import frame_window, has_predictions, scored_window, with_embeddings
 
     try:
@@ -45,7 +45,7 @@ def _window(frame: pd.DataFrame, reference, name: str):
         )
     except (KeyError, ValueError) as exc:
         fail(f"{name}: {exc}")
-    return with_embeddings(window, reference.embedder)
+    return with_embeddings(window, reference.embedder, max_embedded)
 
 
 def _print_table(verdict) -> None:
@@ -96,13 +96,14 @@ def drift(
         fail(f"refusing to load {model_uri}: {exc}")
     except (ModelNotFound, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    ref_window = model.window if reference_frame is None else _window(reference_frame, model, str(reference))
-    cur_window = _window(current_frame, model, str(current))
+    params = load_params().monitor
+    ref_window = model.window if reference_frame is None else _window(reference_frame, model, str(reference), None)
+    cur_window = _window(current_frame, model, str(current), params.embedding.max_current)
     source = str(reference) if reference else f"{model_uri} (version {model.version}) reference.csv"
     result = check_drift(
         ref_window,
         cur_window,
-        load_params().monitor,
+        params,
         window_info={"source": str(current)},
         reference_info={"source": source, "model_version": model.version},
         tags=["cli"],

@@ -29,7 +29,7 @@ import pandas as pd
 from ticketops.config import DriftSignalParams, MonitorParams
 from ticketops.monitoring.signals import DRIFT, OK, DriftVerdict, SignalResult, not_enough_data
 from ticketops.monitoring.thresholds import accuracy_drop_threshold, auc_threshold, mmd_threshold
-from ticketops.monitoring.windows import Window
+from ticketops.monitoring.windows import Window, embedded_rows
 
 EMBEDDINGS = "sentence_embedding"
 REVIEW_YES, REVIEW_NO = "yes", "no"
@@ -94,8 +94,8 @@ class _Plan:
     def sizes(self, name: str) -> tuple[int, int]:
         if name == "live_accuracy":
             return self.current.labelled, self.reference.labelled
-        if name == "embedding" and (self.current.embeddings is None or self.reference.embeddings is None):
-            return 0, 0
+        if name == "embedding":
+            return embedded_rows(self.current), embedded_rows(self.reference)
         return len(self.current), len(self.reference)
 
     def enough(self, name: str, p: DriftSignalParams) -> bool:
@@ -118,7 +118,8 @@ class _Plan:
             self.thresholds["text"] = auc_threshold(p.text.threshold, n_ref, n_cur)
             self.metrics["text"] = ValueDrift(column="text", method=p.text.method, threshold=self.thresholds["text"])
         if self.enough("embedding", p.embedding):
-            self.thresholds["embedding"] = mmd_threshold(p.embedding.threshold, n_ref, n_cur)
+            n_cur_embedded, n_ref_embedded = self.sizes("embedding")
+            self.thresholds["embedding"] = mmd_threshold(p.embedding.threshold, n_ref_embedded, n_cur_embedded)
             self.metrics["embedding"] = EmbeddingMMDDrift(
                 embeddings_name=EMBEDDINGS, threshold=self.thresholds["embedding"]
             )
@@ -238,6 +239,8 @@ def check_drift(
         with warnings.catch_warnings():
             # Evidently's text domain classifier stops SGD at 50 iterations by design; the warning is noise.
             warnings.simplefilter("ignore", ConvergenceWarning)
+            # ... and its column statistics divide by zero on a window without feedback (``correct`` all NaN).
+            warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
             snapshot = report.run(
                 Dataset.from_pandas(cur_frame, data_definition=definition),
                 Dataset.from_pandas(ref_frame, data_definition=definition),

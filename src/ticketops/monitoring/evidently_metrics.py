@@ -37,8 +37,9 @@ class EmbeddingMMDDriftCalculation(SingleValueCalculation[EmbeddingMMDDrift]):
         columns = (current_data.data_definition.embeddings or {}).get(self.metric.embeddings_name)
         if not columns:
             raise ValueError(f"no embeddings named {self.metric.embeddings_name!r} in the data definition")
-        current = pd.DataFrame(current_data.as_dataframe()[columns].to_numpy())
-        reference = pd.DataFrame(reference_data.as_dataframe()[columns].to_numpy())
+        # Rows without a vector (outside the embedded sample) do not take part.
+        current = pd.DataFrame(current_data.as_dataframe()[columns].to_numpy()).dropna().reset_index(drop=True)
+        reference = pd.DataFrame(reference_data.as_dataframe()[columns].to_numpy()).dropna().reset_index(drop=True)
         score, drifted, _ = MMDDriftMethod(threshold=self.metric.threshold)(current, reference)
         result = self.result(float(score))
         verdict = "detected" if drifted else "not detected"

@@ -73,7 +73,7 @@ class Monitor:
         version = reference.version if s.only_model_version and reference.version != LOCAL else None
         window = read_log_window(s.prediction_log_url, s.window_size, s.window_max_age_s, version)
         if len(window) >= self.params.embedding.min_current:
-            window = with_embeddings(window, reference.embedder)
+            window = with_embeddings(window, reference.embedder, self.params.embedding.max_current)
         span = window_span(window)
         checked = datetime.fromtimestamp(span["end"] or time.time(), tz=UTC)
         result = check_drift(

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from ticketops.modeling.classifiers import EncoderClassifier
 from ticketops.monitoring.embedding import model_embedder
 from ticketops.monitoring.windows import Embedder, Window, reference_window, with_embeddings
 
@@ -57,7 +59,15 @@ def load_reference(uri: str, threads: int = 2, embed: bool = True) -> Reference:
     if embed:
         window = with_embeddings(window, embedder)
 
+    classifier = predictor.classifier
+
     def score(texts: list[str]):
+        """Labels, confidences, review flags; an encoder model reuses the (cached) embeddings drift needs too."""
+        if isinstance(classifier, EncoderClassifier):
+            proba = classifier.predict_proba(texts, embeddings=embedder(texts))
+            best = proba.argmax(axis=1)
+            confidence = proba[np.arange(len(best)), best]
+            return [classifier.labels[i] for i in best], confidence, confidence < predictor.review_threshold
         scored = predictor.score(texts)
         return scored.labels, scored.confidence, scored.needs_review
 

@@ -123,11 +123,44 @@ def has_predictions(frame: pd.DataFrame) -> bool:
     return "confidence" in frame.columns and ("predicted" in frame.columns or "label" in frame.columns)
 
 
-def with_embeddings(window: Window, embed: Embedder) -> Window:
-    """The window with its embeddings computed (once; a window that has them is returned as is)."""
+def with_embeddings(window: Window, embed: Embedder, max_rows: int | None = None, seed: int = 0) -> Window:
+    """The window with its embeddings computed (once; a window that has them is returned as is).
+
+    With ``max_rows`` below the window size, only a seeded random sample of rows is embedded and the other
+    rows get NaN vectors: the embedding signal then judges that sample (it is the one costly step).
+    """
     if window.embeddings is not None:
         return window
-    vectors = np.asarray(embed(window.frame["text"].tolist()), dtype=np.float32)
-    if len(vectors) != len(window):
-        raise ValueError(f"embedder returned {len(vectors)} vectors for {len(window)} texts")
-    return replace(window, embeddings=vectors)
+    rows = embedding_sample(len(window), max_rows, seed)
+    texts = window.frame["text"].to_numpy()[rows].tolist()
+    vectors = np.asarray(embed(texts), dtype=np.float32)
+    if len(vectors) != len(rows):
+        raise ValueError(f"embedder returned {len(vectors)} vectors for {len(rows)} texts")
+    if len(rows) == len(window):
+        return replace(window, embeddings=vectors)
+    full = np.full((len(window), vectors.shape[1]), np.nan, dtype=np.float32)
+    full[rows] = vectors
+    return replace(window, embeddings=full)
+
+
+def embedding_sample(n: int, max_rows: int | None, seed: int = 0) -> np.ndarray:
+    """Row positions to embed: all of them, or a seeded random ``max_rows`` in order."""
+    if max_rows is None or n <= max_rows:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+
+
+def keep_embeddings(window: Window, rows: np.ndarray) -> Window:
+    """The window with vectors only on ``rows`` (NaN elsewhere), as :func:`with_embeddings` samples them."""
+    if window.embeddings is None or len(rows) == len(window):
+        return window
+    masked = np.full_like(window.embeddings, np.nan)
+    masked[rows] = window.embeddings[rows]
+    return replace(window, embeddings=masked)
+
+
+def embedded_rows(window: Window) -> int:
+    """How many rows carry an embedding (all, a sample, or none)."""
+    if window.embeddings is None:
+        return 0
+    return int((~np.isnan(window.embeddings).any(axis=1)).sum())

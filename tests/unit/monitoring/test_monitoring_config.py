@@ -1,0 +1,103 @@
+"""Prometheus config, alert rules (with their promtool unit tests), Alertmanager routing, Grafana queries."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+PROMETHEUS = ROOT / "monitoring" / "prometheus"
+RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
+TEST_FILES = sorted((PROMETHEUS / "tests").glob("*test*.yml"))
+ALERTMANAGER = ROOT / "monitoring" / "alertmanager" / "alertmanager.yml"
+GRAFANA = ROOT / "monitoring" / "grafana" / "ticketops.json"
+REQUIRED_ALERTS = {
+    "TicketopsDriftDetected",
+    "TicketopsReviewRateHigh",
+    "TicketopsLiveAccuracyDropped",
+    "TicketopsErrorRateHigh",
+    "TicketopsLatencyHigh",
+    "TicketopsMonitorStale",
+}
+
+
+def run(*command: str) -> subprocess.CompletedProcess:
+    if shutil.which(command[0]) is None:
+        pytest.fail(f"{command[0]} is not installed (make install installs the Debian package)")
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def alerts() -> dict[str, dict]:
+    found = {}
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    found[rule["alert"]] = rule
+    return found
+
+
+def test_promtool_check_config():
+    run("promtool", "check", "config", str(PROMETHEUS / "prometheus.yml"))
+
+
+def test_promtool_check_rules():
+    assert RULE_FILES
+    run("promtool", "check", "rules", *map(str, RULE_FILES))
+
+
+def test_promtool_unit_tests_cover_every_alert():
+    assert TEST_FILES
+    run("promtool", "test", "rules", *map(str, TEST_FILES))
+    tested = {m for path in TEST_FILES for m in re.findall(r"alertname: (\w+)", path.read_text())}
+    assert set(alerts()) <= tested, f"alerts without a promtool test: {set(alerts()) - tested}"
+
+
+def test_the_required_alerts_exist():
+    assert set(alerts()) >= REQUIRED_ALERTS
+
+
+def test_only_drift_alerts_reach_the_retraining_webhook():
+    run("amtool", "check-config", str(ALERTMANAGER))
+    route = yaml.safe_load(ALERTMANAGER.read_text())["route"]
+    for name in alerts():
+        result = run("amtool", "config", "routes", "test", f"--config.file={ALERTMANAGER}", f"alertname={name}")
+        receiver = result.stdout.strip()
+        assert receiver == ("retrain" if "Drift" in name else route["receiver"]), (name, receiver)
+
+
+def exported_metric_names() -> set[str]:
+    """Every metric name the service and the monitor export (counters also as _total, histograms' series)."""
+    from ticketops.monitoring.exporter import MonitorMetrics
+    from ticketops.serving.metrics import ServiceMetrics
+
+    names: set[str] = set()
+    for registry in (ServiceMetrics("stable").registry, MonitorMetrics().registry):
+        for family in registry.collect():
+            names.add(family.name)
+            names.update({f"{family.name}_total", f"{family.name}_bucket", f"{family.name}_count"})
+    return names
+
+
+def queried_metric_names(text: str) -> set[str]:
+    return set(re.findall(r"\bticketops_[a-z_]+\b", text))
+
+
+def test_rules_and_grafana_query_only_exported_metrics():
+    exported = exported_metric_names()
+    rules_text = "\n".join(path.read_text() for path in RULE_FILES)
+    assert queried_metric_names(rules_text) <= exported, queried_metric_names(rules_text) - exported
+    dashboard = json.loads(GRAFANA.read_text())
+    exprs = "\n".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    assert queried_metric_names(exprs) <= exported, queried_metric_names(exprs) - exported
+    titles = {p["title"] for p in dashboard["panels"]}
+    for wanted in ("Ticket volume by predicted category", "Review rate", "Served model version"):
+        assert wanted in titles
