@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -83,6 +84,8 @@ def test_weak_experiment_registers_without_moving_champion(project):
     assert weak.tags["gate_passed"] == "false"
     assert "does not beat champion" in weak.tags["gate_reason"]
     assert str(client.get_model_version_by_alias("ticket-classifier", "champion").version) == "1"
+    shown = run([str(BIN / "dvc"), "exp", "show", "--json"], project, env).stdout
+    assert '"sample_fraction": 0.05' in shown  # the experiment is listed with its parameter
     run(["git", "checkout", "--", "params.yaml", "dvc.lock"], project)
     run([str(BIN / "dvc"), "checkout", "-q"], project, env)
 
@@ -133,3 +136,22 @@ def test_predict_refuses_a_tampered_artifact(project, tmp_path):
     assert result.returncode == 2
     assert "refusing to load" in result.stderr and "head.safetensors" in result.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_dvc_push_and_pull_restore_the_data_version(project, tmp_path):
+    env = project_env(project)
+    run([str(BIN / "dvc"), "remote", "add", "-f", "-d", "storage", str(tmp_path / "remote")], project, env)
+    run([str(BIN / "dvc"), "push"], project, env)
+    dataset = project / "data" / "processed" / "dataset.csv"
+    expected = dataset.read_bytes()
+    dataset.unlink()
+    cache = project / ".dvc" / "cache"
+    backup = tmp_path / "cache-backup"
+    cache.rename(backup)  # as on a fresh clone: nothing local but git
+    try:
+        run([str(BIN / "dvc"), "pull", "data/processed/dataset.csv"], project, env)
+        assert dataset.read_bytes() == expected
+    finally:
+        if cache.exists():
+            shutil.rmtree(cache)
+        backup.rename(cache)
