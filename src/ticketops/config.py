@@ -252,6 +252,7 @@ class ServiceSettings(BaseSettings):
     batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
     load_retry_s: float = Field(30.0, gt=0)  # retry a failed model load (same URI, never another version)
     live_accuracy_window: int = Field(1000, ge=1)  # most recent labelled predictions per model version
+    slow_share_window: int = Field(1000, ge=1)  # cascade: recent tickets behind ticketops_slow_stage_share
 
 
 class RolloutSettings(BaseSettings):
@@ -291,6 +292,7 @@ class MonitorSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(9108, ge=0, le=65535)  # /metrics, /verdict, /healthz
     state_dir: Path | None = None  # default: <repo root>/reports/monitor (snapshots, HTML reports, verdict)
+    keep_windows: int = Field(2016, ge=1)  # window folders kept (a week at 5 min; ~4 MB each, mostly HTML)
     workspace: Path | None = None  # Evidently UI workspace; default: <state_dir>/workspace
     project: str = "ticket-classifier"  # Evidently project name
     dashboard_port: int = Field(8000, ge=0, le=65535)

@@ -5,6 +5,7 @@ The UI runs in this process so it can read snapshots holding ticketops' own Evid
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,8 @@ def dashboard(
     workspace: Annotated[Path | None, typer.Option(help="Evidently workspace (default: the monitor's).")] = None,
 ) -> None:
     """Start the Evidently UI on the monitor's workspace (the classifier's project is created if missing)."""
+    # The UI reports usage to Evidently's server unless DO_NOT_TRACK is set: ticket dashboards stay in-house.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     import evidently.ui.service.app as evidently_app
 
     import ticketops.monitoring.evidently_metrics  # noqa: F401 - registers the metric snapshots refer to

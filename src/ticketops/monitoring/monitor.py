@@ -87,7 +87,7 @@ class Monitor:
             timestamp=checked,
         )
         verdict = result.verdict
-        folder = save_window(self.state_dir, verdict, result.snapshot)
+        folder = save_window(self.state_dir, verdict, result.snapshot, keep=self.settings.keep_windows)
         if result.snapshot is not None:
             workspace, project = self._workspace_project()
             from ticketops.monitoring.dashboard import add_window

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,12 @@ def window_name(checked_at: float) -> str:
     return f"{stamp}.{int((checked_at % 1) * 1000):03d}Z"
 
 
-def save_window(state_dir: Path, verdict: DriftVerdict, snapshot: Any | None) -> Path:
-    """Write one window's files, then point the latest verdict at it; returns the window's folder."""
+def save_window(state_dir: Path, verdict: DriftVerdict, snapshot: Any | None, keep: int | None = None) -> Path:
+    """Write one window's files, then point the latest verdict at it; returns the window's folder.
+
+    With ``keep``, only the newest ``keep`` window folders stay (an HTML report is ~4 MB: Evidently embeds
+    its viewer); the Evidently workspace keeps every snapshot for the dashboards.
+    """
     folder = state_dir / WINDOWS / window_name(verdict.checked_at)
     folder.mkdir(parents=True, exist_ok=True)
     data = verdict.to_dict()
@@ -36,7 +41,18 @@ def save_window(state_dir: Path, verdict: DriftVerdict, snapshot: Any | None) ->
         data = {**data, "report": str(folder / "report.html"), "snapshot": str(folder / "snapshot.json")}
     write_json(folder / "verdict.json", data)
     write_json(state_dir / LATEST, data)
+    if keep is not None:
+        prune_windows(state_dir, keep)
     return folder
+
+
+def prune_windows(state_dir: Path, keep: int) -> list[Path]:
+    """Remove all but the newest ``keep`` window folders (names sort by time); returns what was removed."""
+    folders = sorted(p for p in (state_dir / WINDOWS).iterdir() if p.is_dir())
+    removed = folders[: max(len(folders) - keep, 0)]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
 
 
 def latest_verdict(state_dir: Path) -> DriftVerdict | None:

@@ -73,3 +73,13 @@ def test_verdict_json_has_the_contract_shape_and_round_trips(tmp_path):
     again = latest_verdict(tmp_path)
     assert again is not None and again.to_dict() == data
     assert latest_verdict(tmp_path / "elsewhere") is None
+
+
+def test_old_windows_are_pruned(tmp_path):
+    from dataclasses import replace
+
+    v = verdict(drift=False)
+    for i in range(5):
+        save_window(tmp_path, replace(v, checked_at=1_700_000_000 + i), snapshot=None, keep=3)
+    kept = sorted(p.name for p in (tmp_path / "windows").iterdir())
+    assert len(kept) == 3 and kept[-1].startswith("20231114T221324")
