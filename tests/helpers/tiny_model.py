@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ticketops.config import CHAMPION, TrainParams
@@ -43,13 +44,52 @@ def tiny_labels() -> list[str]:
     return sorted(tiny_frame()["label"].unique())
 
 
+def tiny_embeddings(texts: list[str]):
+    """The real sentence encoder's embeddings of ``texts`` (what the embed stage gives hybrid and cascade)."""
+    from ticketops.modeling.embedding_cache import EmbeddingCache
+    from ticketops.modeling.encoder import encode, load_encoder
+
+    cache = EmbeddingCache()
+    encoder = load_encoder(threads=1)
+    cache.fill(texts, lambda batch: encode(encoder, batch))
+    return cache
+
+
+def with_fast_share(cascade, texts: list[str], fast_share: float):
+    """The same cascade with its routing threshold moved so the fast stage answers ``fast_share`` of ``texts``.
+
+    The tiny validation split is too small for the chosen threshold to route predictably; serving tests need
+    both stages to answer some of the fixture's tickets.
+    """
+    from ticketops.modeling.classifiers import CascadeClassifier
+
+    confidence = np.sort(cascade.fast.predict_proba(texts).max(axis=1))[::-1]
+    k = max(1, min(len(confidence) - 1, round(fast_share * len(confidence))))
+    threshold = float(confidence[k - 1] + confidence[k]) / 2  # between two tickets: no ticket sits on the cut
+    return CascadeClassifier(cascade.labels, cascade.fast, cascade.slow, threshold)
+
+
 def build_package(
-    dst: Path, family: str = "tfidf", review_threshold: float = 0.5, sample_fraction: float = 1.0
+    dst: Path,
+    family: str = "tfidf",
+    review_threshold: float = 0.5,
+    sample_fraction: float = 1.0,
+    fast_share: float | None = None,
 ) -> Path:
-    """A registered-style package folder (model files, serving.json, reference.csv, checksums.json)."""
-    parts = split_frame(tiny_frame(), seed=3, test_fraction=0.2, validation_fraction=0.2)
+    """A registered-style package folder (model files, serving.json, reference.csv, checksums.json).
+
+    ``hybrid`` and ``cascade`` embed the fixture with the real encoder; ``fast_share`` (cascade only) moves the
+    routing threshold so the fast stage answers that share of the fixture's tickets.
+    """
+    frame = tiny_frame()
+    parts = split_frame(frame, seed=3, test_fraction=0.2, validation_fraction=0.2)
     params = TrainParams(model=family, threads=1, sample_fraction=sample_fraction)
-    classifier = train_classifier(params, tiny_labels(), parts["train"], embeddings=None, progress=False)
+    embeddings = tiny_embeddings(frame["text"].tolist()) if family in ("hybrid", "cascade") else None
+    classifier = train_classifier(
+        params, tiny_labels(), parts["train"], embeddings=embeddings, progress=False, validation=parts["validation"]
+    )
+    if fast_share is not None:
+        classifier = with_fast_share(classifier, frame["text"].tolist(), fast_share)
     folder = dst / PACKAGE_DIR
     classifier.save(folder)
     write_json(folder / SERVING_FILE, {"review_threshold": review_threshold})
@@ -75,13 +115,17 @@ def tiny_registry(root: Path) -> TinyRegistry:
 
 
 def register_tiny_model(
-    registry: TinyRegistry, alias: str | None = CHAMPION, family: str = "tfidf", sample_fraction: float = 1.0
+    registry: TinyRegistry,
+    alias: str | None = CHAMPION,
+    family: str = "tfidf",
+    sample_fraction: float = 1.0,
+    fast_share: float | None = None,
 ) -> str:
     """Train, package and register one version; set ``alias`` on it. Returns the version number."""
     from ticketops.registry import client
 
     staging = registry.root / f"staging-{len(list(registry.root.glob('staging-*')))}"
-    folder = build_package(staging, family=family, sample_fraction=sample_fraction)
+    folder = build_package(staging, family=family, sample_fraction=sample_fraction, fast_share=fast_share)
     mlflow_client = client()
     checksums = read_json(folder / "checksums.json")
     version = log_model_version(

@@ -7,6 +7,7 @@ The names and labels below are a contract with monitoring/ rules and rollout/ana
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -19,11 +20,35 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 LOG_DROP_REASONS = ("queue_full", "write_error")
 
 
+class SlidingShare:
+    """Share of flagged tickets among the most recent ``size``: O(1) per ticket, read when Prometheus scrapes."""
+
+    def __init__(self, size: int):
+        self._flags: collections.deque[bool] = collections.deque(maxlen=size)
+        self._flagged = 0
+
+    def extend(self, flags: Iterable[bool]) -> None:
+        window = self._flags
+        for flag in flags:
+            if len(window) == window.maxlen:
+                self._flagged -= window[0]
+            window.append(flag)
+            self._flagged += flag
+
+    def __len__(self) -> int:
+        return len(self._flags)
+
+    @property
+    def share(self) -> float | None:
+        return self._flagged / len(self._flags) if self._flags else None
+
+
 class ServiceMetrics:
     """All ticketops_* metrics of one service instance, with the ``track`` label bound once."""
 
-    def __init__(self, track: str, registry: CollectorRegistry | None = None):
+    def __init__(self, track: str, registry: CollectorRegistry | None = None, slow_share_window: int = 1000):
         self.track = track
+        self.slow_share_window = slow_share_window
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self._requests = Counter(
@@ -45,7 +70,8 @@ class ServiceMetrics:
         )
         self._stage_latency = Histogram(
             "ticketops_stage_latency_seconds",
-            "Model time per batch and stage (single = the whole model; cascade: fast | slow).",
+            "Model time per call and stage (single: the whole model per batch; a cascade's fast stage per request, "
+            "in the request path; its slow stage per batch).",
             ["stage", "track"],
             buckets=LATENCY_BUCKETS,
             registry=r,
@@ -114,6 +140,23 @@ class ServiceMetrics:
             ["reason", "track"],
             registry=r,
         )
+        self._slow_share = Gauge(
+            "ticketops_slow_stage_share",
+            "Cascade: share of the most recent tickets (TICKETOPS_SLOW_SHARE_WINDOW) the fast stage passed to the "
+            "slow stage. It rises when tickets unlike the training data arrive (a drift signal).",
+            ["model_version", "track"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self._slow_share_reference = Gauge(
+            "ticketops_slow_stage_share_reference",
+            "Cascade: share of the model's reference sample (validation tickets) the fast stage passes on, "
+            "the level ticketops_slow_stage_share holds without drift.",
+            ["model_version", "track"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self._routing: dict[str, SlidingShare] = {}
         self._ready.labels(track).set(0)
         self._request_children: dict[tuple[str, int], tuple] = {}
         self._prediction_children: dict[tuple[str, str, str], Counter] = {}
@@ -141,6 +184,24 @@ class ServiceMetrics:
     def observe_batch(self, size: int, stage: str, seconds: float) -> None:
         self._batch_size.labels(self.track).observe(size)
         self._stage_latency.labels(stage, self.track).observe(seconds)
+
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        """Model time of a stage that runs outside the batcher (a cascade's fast stage, per request)."""
+        self._stage_latency.labels(stage, self.track).observe(seconds)
+
+    def observe_routing(self, model_version: str, to_slow: Iterable[bool]) -> None:
+        """Cascade routing of each ticket (True: passed to the slow stage), for the sliding slow-stage share."""
+        window = self._routing.get(model_version)
+        if window is None:
+            window = self._routing[model_version] = SlidingShare(self.slow_share_window)
+        window.extend(to_slow)
+
+    def set_slow_share_reference(self, model_version: str, share: float) -> None:
+        self._slow_share_reference.labels(model_version, self.track).set(share)
+
+    def slow_share(self, model_version: str) -> float | None:
+        window = self._routing.get(model_version)
+        return window.share if window is not None else None
 
     def observe_predictions(
         self,
@@ -206,5 +267,9 @@ class ServiceMetrics:
     # --- exposition ----------------------------------------------------------------------------
 
     def render(self) -> bytes:
-        """The text exposition format of this instance's registry."""
+        """The text exposition format of this instance's registry (sliding shares are read now, not per ticket)."""
+        for model_version, window in self._routing.items():
+            share = window.share
+            if share is not None:
+                self._slow_share.labels(model_version, self.track).set(share)
         return generate_latest(self.registry)

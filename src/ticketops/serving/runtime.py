@@ -5,6 +5,9 @@ on a background thread so the process answers ``/livez`` at once and ``/readyz``
 resolved, every artifact file matched its registered SHA-256, and a warm-up batch ran. A failed load
 (missing alias or version, checksum mismatch, unreachable registry) is logged with its reason and retried
 on the *same* URI; the service never falls back to another version.
+
+A cascade is served in two places (serving/cascade.py): its fast stage runs in the request handler on every
+ticket, and only the tickets it is unsure of go through the batcher to the slow stage.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import anyio.to_thread
 from ticketops.config import ServiceSettings
 from ticketops.schemas import ClassifyRequest, FeedbackRequest
 from ticketops.serving.batching import MicroBatcher
+from ticketops.serving.cascade import FAST, SLOW, CascadeStages, is_cascade, reference_texts
 from ticketops.serving.metrics import ServiceMetrics
 from ticketops.serving.prediction_log import LogRow, PredictionLog
 from ticketops.serving.redaction import redact
@@ -31,6 +35,10 @@ from ticketops.serving.scoring import Scorer, TicketScore
 logger = logging.getLogger("ticketops.serving")
 
 WARM_UP_TEXT = "I still have not received my new card, when will it arrive?"
+# A cascade's fast stage runs on the event loop for requests up to this many characters (a few hundred
+# microseconds); longer requests run it on a worker thread so they do not hold up every other request.
+FAST_INLINE_CHARS = 2000
+VERIFY_TEXTS = 200  # reference tickets the compiled fast stage is checked on at load
 
 
 class NotReady(RuntimeError):
@@ -56,6 +64,7 @@ class ServedModel:
     family: str
     data_md5: str
     labels: frozenset[str]
+    stages: CascadeStages | None = None  # a cascade: fast stage in the request path, slow stage batched
 
 
 class ServingRuntime:
@@ -63,7 +72,7 @@ class ServingRuntime:
 
     def __init__(self, settings: ServiceSettings, metrics: ServiceMetrics | None = None):
         self.settings = settings
-        self.metrics = metrics or ServiceMetrics(settings.track)
+        self.metrics = metrics or ServiceMetrics(settings.track, slow_share_window=settings.slow_share_window)
         self.log = PredictionLog(
             settings.prediction_log_url,
             queue_size=settings.prediction_log_queue,
@@ -130,8 +139,10 @@ class ServingRuntime:
         with contextlib.ExitStack() as attempt:
             loaded = attempt.enter_context(open_any(uri, threads=self.settings.threads))
             scorer = Scorer(loaded.predictor)
+            stages, reference_share = self._cascade_stages(loaded)
+            batch_fn, batch_stage = (stages.score_slow, SLOW) if stages else (scorer.score_batch, scorer.stage)
             for size in sorted({1, min(8, self.settings.batch_max_size), self.settings.batch_max_size}):
-                scorer.score_batch([WARM_UP_TEXT] * size)
+                batch_fn([WARM_UP_TEXT] * size)
             model = ServedModel(
                 scorer=scorer,
                 uri=uri,
@@ -140,16 +151,19 @@ class ServingRuntime:
                 family=loaded.tags.get("model_family", type(loaded.predictor.classifier).__name__),
                 data_md5=loaded.tags.get("data_md5", ""),
                 labels=frozenset(scorer.labels),
+                stages=stages,
             )
             self._resources.push(attempt.pop_all())  # keep the verified files until shutdown
         self.batcher = MicroBatcher(
-            scorer.score_batch,
+            batch_fn,
             max_batch_size=self.settings.batch_max_size,
             max_wait_ms=self.settings.batch_max_wait_ms,
-            on_batch=lambda size, seconds: self.metrics.observe_batch(size, scorer.stage, seconds),
+            on_batch=lambda size, seconds: self.metrics.observe_batch(size, batch_stage, seconds),
         )
         self.model = model
         self.metrics.set_model(model.version, model.alias, model.data_md5, model.family)
+        if reference_share is not None:
+            self.metrics.set_slow_share_reference(model.version, reference_share)
         self.not_ready_reason = ""
         logger.info(
             "ready: serving %s version %s (family %s, data %s, track %s)",
@@ -159,6 +173,22 @@ class ServingRuntime:
             model.data_md5 or "?",
             self.settings.track,
         )
+
+    @staticmethod
+    def _cascade_stages(loaded) -> tuple[CascadeStages | None, float | None]:
+        """For a cascade: its stages, checked against the registered model, and its slow share on the reference."""
+        if not is_cascade(loaded.predictor):
+            return None, None
+        stages = CascadeStages(loaded.predictor)
+        reference = reference_texts(loaded.folder)
+        stages.verify([WARM_UP_TEXT, *reference[:VERIFY_TEXTS]])
+        share = stages.slow_share(reference)
+        logger.info(
+            "cascade: fast stage in the request path (routing threshold %.3f), slow share on the reference %s",
+            stages.threshold,
+            "unknown (no reference sample)" if share is None else f"{share:.1%}",
+        )
+        return stages, share
 
     async def aclose(self) -> None:
         """Finish queued tickets, flush the prediction log, release the model (SIGTERM path)."""
@@ -184,7 +214,10 @@ class ServingRuntime:
         model, batcher = self._require_model()
         texts = [ticket.text for ticket in request.tickets]
         started = time.perf_counter()
-        scores = await batcher.submit(texts)
+        if model.stages is None:
+            scores = await batcher.submit(texts)
+        else:
+            scores = await self._score_cascade(model.version, model.stages, batcher, texts)
         latency_ms = (time.perf_counter() - started) * 1000.0
         ids = [ticket.id or f"{self._id_prefix}-{next(self._id_counter):x}" for ticket in request.tickets]
         self.metrics.observe_predictions(
@@ -218,6 +251,21 @@ class ServingRuntime:
                 for ticket_id, s in zip(ids, scores, strict=True)
             ],
         }
+
+    async def _score_cascade(
+        self, version: str, stages: CascadeStages, batcher: MicroBatcher[str, TicketScore], texts: list[str]
+    ) -> list[TicketScore]:
+        """Fast stage here, on every ticket; the batcher (slow stage) only for the tickets it is unsure of."""
+        started = time.perf_counter()
+        if sum(map(len, texts)) <= FAST_INLINE_CHARS:
+            first = stages.score_fast(texts)
+        else:
+            first = await anyio.to_thread.run_sync(stages.score_fast, texts)
+        self.metrics.observe_stage(FAST, time.perf_counter() - started)
+        self.metrics.observe_routing(version, [score is None for score in first])
+        unsure = [i for i, score in enumerate(first) if score is None]
+        answers = dict(zip(unsure, await batcher.submit([texts[i] for i in unsure]), strict=True)) if unsure else {}
+        return [score if score is not None else answers[i] for i, score in enumerate(first)]
 
     async def feedback(self, request: FeedbackRequest) -> dict:
         """Store agents' true labels on the logged predictions and refresh live accuracy of the versions touched."""

@@ -2,8 +2,9 @@
 
 This is what the adaptive batcher calls with the merged texts of concurrent requests. Results name the
 ``stage`` that produced them: ``single`` for one-model families; a cascade reports ``fast`` (tf-idf was
-sure) or ``slow`` (the encoder answered). Issue 6 can move the fast stage in front of the batcher (request
-path) so only unsure tickets wait for the encoder; the per-ticket results and metric labels stay the same.
+sure) or ``slow`` (the encoder answered). The service runs a cascade's stages apart (serving/cascade.py:
+fast stage in the request path, only unsure tickets batched); ``score_batch`` stays the whole model in one
+call, for in-process use (benchmarks) and every other family.
 """
 
 from __future__ import annotations

@@ -1,0 +1,82 @@
+"""A cascade in the service: the fast stage answers in the request path, only unsure tickets wait for the encoder.
+
+Most tickets are easy; the tf-idf stage answers them in a fraction of a millisecond without leaving the
+request handler, so they never queue behind encoder calls. Tickets below the routing threshold go to the
+adaptive batcher, whose batch function here is the slow stage alone (``score_slow``): encoder batches hold
+only the tickets that need it. The answers (label, confidence, review flag) are the cascade's own, stage by
+stage, so the response contract and the prediction log do not change; each answer names its stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ticketops.fileio import read_csv
+from ticketops.modeling.classifiers import CascadeClassifier
+from ticketops.modeling.predictor import Predictor
+from ticketops.serving.compiled_tfidf import CompiledTfidf
+from ticketops.serving.scoring import TicketScore
+
+FAST, SLOW = CascadeClassifier.FAST, CascadeClassifier.SLOW
+# The drift reference sample every registered package carries (registration.REFERENCE_FILE; not imported
+# from there: the Bento carries only the modules serving needs).
+REFERENCE_FILE = "reference.csv"
+
+
+def is_cascade(predictor: Predictor) -> bool:
+    return isinstance(predictor.classifier, CascadeClassifier)
+
+
+def reference_texts(folder: Path | None) -> list[str]:
+    """Texts of the package's reference sample (validation tickets), or none if the package has no sample."""
+    path = Path(folder) / REFERENCE_FILE if folder is not None else None
+    if path is None or not path.exists():
+        return []
+    return [t for t in read_csv(path)["text"].astype(str).tolist() if t.strip()]
+
+
+class CascadeStages:
+    """The two stages of a loaded cascade, with the routing and review thresholds it was registered with."""
+
+    def __init__(self, predictor: Predictor):
+        cascade = predictor.classifier
+        if not isinstance(cascade, CascadeClassifier):
+            raise TypeError(f"{type(cascade).__name__} is not a cascade")
+        self.cascade = cascade
+        self.labels = list(predictor.labels)
+        self.threshold = float(cascade.threshold)
+        self.review_threshold = float(predictor.review_threshold)
+        self.fast = CompiledTfidf(cascade.fast)
+
+    def verify(self, texts: Sequence[str]) -> float:
+        """The compiled fast stage must agree with the registered model (raises otherwise)."""
+        return self.fast.verify(self.cascade.fast, texts)
+
+    def score_fast(self, texts: Sequence[str]) -> list[TicketScore | None]:
+        """The fast stage's answer where it is sure (confidence >= threshold), None where the slow stage must answer."""
+        out: list[TicketScore | None] = []
+        labels, threshold, review = self.labels, self.threshold, self.review_threshold
+        for text in texts:
+            proba = self.fast.proba(text)
+            best = int(proba.argmax())
+            confidence = float(proba[best])
+            sure = confidence >= threshold
+            out.append(TicketScore(labels[best], confidence, confidence < review, FAST) if sure else None)
+        return out
+
+    def score_slow(self, texts: Sequence[str]) -> list[TicketScore]:
+        """The batch function behind the batcher: the slow stage alone, on the tickets the fast one was unsure of."""
+        proba = self.cascade.slow.predict_proba(list(texts))
+        best = proba.argmax(axis=1)
+        confidence = proba[np.arange(len(best)), best]
+        labels, review = self.labels, self.review_threshold
+        return [TicketScore(labels[i], float(c), bool(c < review), SLOW) for i, c in zip(best, confidence, strict=True)]
+
+    def slow_share(self, texts: Sequence[str]) -> float | None:
+        """Share of ``texts`` the fast stage would pass on (the model's expected slow share on a reference sample)."""
+        if not texts:
+            return None
+        return sum(score is None for score in self.score_fast(texts)) / len(texts)
