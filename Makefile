@@ -35,8 +35,12 @@ demo: install
 pipeline: install
 	$(BIN)/dvc repro
 
+# Every benchmark writes reports/bench/<name>.json; run them on a quiet machine (they measure time).
 bench: install
 	$(BIN)/python benchmarks/train_eval.py
+	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/rollout.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -127,10 +127,18 @@ class ScenarioParams(_Section):
     mixture: float = Field(0.2, ge=0, le=1)
 
 
+class InvarianceBounds(_Section):
+    """Share of predictions that must survive each perturbation (CheckList invariance tests)."""
+
+    casing: float = Field(0.98, ge=0, le=1)
+    punctuation: float = Field(0.95, ge=0, le=1)
+    typo: float = Field(0.85, ge=0, le=1)
+
+
 class EvaluateParams(_Section):
     review_precision_target: float = Field(0.98, gt=0, le=1)
     calibration_bins: int = 10
-    invariance_min_agreement: float = Field(0.9, ge=0, le=1)
+    invariance_min_agreement: InvarianceBounds = InvarianceBounds()
     min_functionality_path: str = "tests/fixtures/min_functionality.csv"
     min_functionality_min_accuracy: float = Field(1.0, ge=0, le=1)
     reference_sample_size: int = 1000
@@ -199,6 +207,7 @@ class MonitorParams(_Section):
     live_accuracy: DriftSignalParams = DriftSignalParams(
         method="accuracy_drop", threshold=5.4, min_current=100, min_reference=100
     )
+    slow_share: DriftSignalParams = DriftSignalParams(method="z", threshold=1e-4, min_current=200, min_reference=200)
 
 
 class Params(_Section):

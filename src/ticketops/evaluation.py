@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -232,7 +232,7 @@ def evaluate_classifier(
     *,
     precision_target: float,
     calibration_bins: int,
-    invariance_min_agreement: float,
+    invariance_min_agreement: Mapping[str, float],
     mft_min_accuracy: float,
     reference_size: int,
     seed: int,
@@ -254,9 +254,9 @@ def evaluate_classifier(
     sample = test.sample(n=min(invariance_sample, len(test)), random_state=seed)["text"].tolist()
     invariance = invariance_checks(sample, predict, seed)
     mft = min_functionality(mft_cases, predict(mft_cases["text"].tolist()))
-    failing = [r.name for r in invariance if r.agreement < invariance_min_agreement]
+    failing = [r.name for r in invariance if r.agreement < invariance_min_agreement[r.name]]
     behaviour_ok = not failing and mft["accuracy"] >= mft_min_accuracy
-    reasons = [f"invariance to {name} below {invariance_min_agreement}" for name in failing]
+    reasons = [f"invariance to {name} below {invariance_min_agreement[name]}" for name in failing]
     if mft["accuracy"] < mft_min_accuracy:
         reasons.append(f"minimum functionality {mft['accuracy']:.3f} < {mft_min_accuracy}")
 

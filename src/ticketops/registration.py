@@ -75,9 +75,10 @@ def register_candidate(
     champion = alias_version(mlflow_client, p.model_name, CHAMPION)
     candidate_score = float(metrics["test"][p.gate_metric])
     behaviour = metrics["behaviour"]
+    behaviour_reason = "; ".join(read_json(evaluation_dir / "behaviour.json")["reasons"]) or "see behaviour.json"
     if champion is None:
         decision = promotion_gate(
-            p.gate_metric, candidate_score, None, p.gate_margin, bool(behaviour["passed"]), "see behaviour.json"
+            p.gate_metric, candidate_score, None, p.gate_margin, bool(behaviour["passed"]), behaviour_reason
         )
     else:
         try:
@@ -88,7 +89,7 @@ def register_candidate(
                 champion_score,
                 p.gate_margin,
                 bool(behaviour["passed"]),
-                "see behaviour.json",
+                behaviour_reason,
             )
         except (ChecksumMismatch, ModelNotFound, OSError) as exc:
             decision = GateDecision(

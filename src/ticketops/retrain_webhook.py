@@ -35,11 +35,12 @@ class RetrainTrigger:
         self._lock = threading.Lock()
 
     def matching(self, payload: dict) -> list[str]:
-        return [
+        names = [
             alert.get("labels", {}).get("alertname", "")
             for alert in payload.get("alerts", [])
             if alert.get("status") == "firing" and self.pattern.fullmatch(alert.get("labels", {}).get("alertname", ""))
         ]
+        return list(dict.fromkeys(names))  # one alert name per signal that fired is the same drift
 
     def receive(self, payload: dict) -> bool:
         """Start a retraining for a matching firing alert; True when one was started (or marked pending)."""

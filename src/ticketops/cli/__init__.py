@@ -2,7 +2,7 @@
 
 import typer
 
-from ticketops.cli import dashboard, drift, monitor, predict, retrain, rollout, serve, simulate
+from ticketops.cli import dashboard, demo, drift, monitor, predict, retrain, rollout, serve, simulate
 
 app = typer.Typer(
     name="ticketops",
@@ -10,6 +10,7 @@ app = typer.Typer(
     add_completion=False,
     help="Support-ticket classifier lifecycle: train (dvc repro), predict, serve, monitor, roll out.",
 )
+app.command("demo")(demo.demo)
 app.command("predict")(predict.predict)
 app.command("serve")(serve.serve)
 app.add_typer(rollout.rollout_app, name="rollout")

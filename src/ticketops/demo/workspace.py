@@ -33,6 +33,11 @@ def create_workspace(source: Path, workspace: Path, param_overrides: dict[str, A
         target = workspace / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / relative, target)
+    # The embed stage keeps vectors by text hash: start from the checkout's, so only new texts are encoded.
+    embeddings = source / "data" / "embeddings" / "minilm.safetensors"
+    if embeddings.exists():
+        (workspace / "data" / "embeddings").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(embeddings, workspace / "data" / "embeddings" / embeddings.name)
     params_path = workspace / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
     params_path.write_text(yaml.safe_dump(deep_update(params, param_overrides), sort_keys=False))

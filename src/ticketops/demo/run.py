@@ -1,0 +1,344 @@
+"""The demo, phase by phase: train, serve, steady traffic, new-intent drift, alert, retraining with feedback,
+a canary that is promoted, then a deliberately bad challenger whose canary is rolled back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from ticketops.demo.stack import (
+    alertmanager_config,
+    fast_rules,
+    pick_ports,
+    start_alertmanager,
+    start_dashboard,
+    start_mlflow_ui,
+    start_monitor,
+)
+from ticketops.demo.traffic import TrafficDriver
+from ticketops.demo.workspace import create_workspace
+
+PHASES = 9
+MODEL = "ticket-classifier"
+
+
+def demo_params(new_intents: list[str]) -> dict:
+    """What the demo changes in params.yaml: the new intents are unknown at first; a faster rollout clock."""
+    return {
+        "split": {"holdout_labels": new_intents},
+        "rollout": {
+            "analysis_interval_s": 5,
+            "min_step_seconds": 10,
+            "checks": {"min_canary_requests": 20, "min_feedback": 15},
+        },
+    }
+
+
+@dataclass
+class DemoResult:
+    scenarios: list[dict] = field(default_factory=list)
+    failed_requests: int = 0
+    links: dict[str, str] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return json.dumps({"scenarios": self.scenarios, "failed_requests": self.failed_requests, "links": self.links})
+
+
+class Demo:
+    def __init__(self, source: Path, workspace: Path, log, keep_running: bool = True):
+        self.source = source
+        self.ws = workspace
+        self.log = log
+        self.keep_running = keep_running
+        self.ports = pick_ports()
+        self.result = DemoResult()
+        self.traffic: TrafficDriver | None = None
+        self.stack = None
+        self.trigger = None
+        self.retrain_summary: dict | None = None
+        self.steady_failed = 0
+        self.started = time.monotonic()
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def phase(self, number: int, title: str) -> None:
+        elapsed = time.monotonic() - self.started
+        self.log(f"\n[bold cyan][{number}/{PHASES}] {title}[/]  [dim](+{elapsed:.0f}s)[/]")
+
+    def run_cmd(self, cmd: list[str], echo: bool = True) -> str:
+        from ticketops.retraining import run
+
+        return run(cmd, self.ws, echo=echo)
+
+    def wait(self, what: str, condition, timeout: float, every: float = 2.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(every)
+        raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+    def environment(self) -> None:
+        """Everything below (this process and every child) works on the workspace, never on the repo."""
+        state = self.ws / ".ticketops"
+        os.environ.update(
+            {
+                "TICKETOPS_ROOT": str(self.ws),
+                "MLFLOW_TRACKING_URI": f"sqlite:///{self.ws / 'mlflow.db'}",
+                "TICKETOPS_ARTIFACT_ROOT": str(self.ws / "mlartifacts"),
+                "TICKETOPS_STATE_DIR": str(state),
+                "TICKETOPS_PROMETHEUS_URL": f"http://127.0.0.1:{self.ports['prometheus']}",
+                "TICKETOPS_SPLITTER_PORT": str(self.ports["splitter"]),
+                "TICKETOPS_PREDICTION_LOG_URL": f"sqlite:///{state / 'local' / 'predictions.db'}",
+                "TICKETOPS_MONITOR_DASHBOARD_PORT": str(self.ports["dashboard"]),
+                "TICKETOPS_PYTHON": sys.executable,
+                "HF_HUB_OFFLINE": "1",
+                "BENTOML_DO_NOT_TRACK": "true",
+            }
+        )
+        from ticketops.config import service_settings
+
+        service_settings.cache_clear()
+
+    def dvc(self) -> str:
+        return str(Path(sys.executable).parent / "dvc")
+
+    def scenario_windows(self, scenario: str, mixture: float | None = None):
+        from ticketops.config import load_params
+        from ticketops.monitoring.scenarios import scenario_window
+        from ticketops.monitoring.traffic import simulation_pool
+
+        params = load_params()
+        pool = simulation_pool(self.ws, params)
+        rng = np.random.default_rng(7)
+        return lambda: scenario_window(pool, scenario, 200, rng, params.scenarios, mixture=mixture)
+
+    # --- phases ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        from ticketops.config import load_params
+
+        self.phase(1, f"workspace {self.ws} (a copy of this checkout; the new intents start unknown)")
+        new_intents = list(load_params(self.source / "params.yaml").scenarios.new_intent_labels)
+        create_workspace(self.source, self.ws, demo_params(new_intents))
+        self.environment()
+        self.log(f"  held out of training until agents label them: {', '.join(new_intents)}")
+
+    def train(self) -> None:
+        self.phase(2, "train, evaluate and register the first champion (dvc repro)")
+        self.run_cmd([self.dvc(), "repro"])
+        self.commit("first champion")
+        registration = json.loads((self.ws / "models" / "registration.json").read_text())
+        if "champion" not in registration["aliases"]:
+            raise RuntimeError(f"v{registration['version']} did not become @champion: {registration['gate']['reason']}")
+        self.log(f"  v{registration['version']} is @champion: {registration['gate']['reason']}")
+
+    def commit(self, message: str) -> None:
+        subprocess.run(["git", "add", "-A"], cwd=self.ws, check=True, capture_output=True)
+        subprocess.run(["git", "commit", "-qm", message, "--allow-empty"], cwd=self.ws, check=True, capture_output=True)
+
+    def serve(self) -> None:
+        from ticketops import registry
+        from ticketops.config import CHAMPION, RolloutSettings
+        from ticketops.retrain_webhook import RetrainTrigger
+        from ticketops.rollout.backend import STABLE
+        from ticketops.rollout.local_stack import LocalStack
+        from ticketops.rollout.splitter import Split, save_split
+
+        self.phase(3, "serve the champion: Prometheus, Alertmanager, bentoml serve, splitter, monitor, dashboards")
+        settings = RolloutSettings()
+        self.stack = stack = LocalStack(settings.resolved_state_dir(), settings.prometheus_url, settings.splitter_port)
+        stack.down()
+        self.trigger = RetrainTrigger(self.on_drift_alert)
+        self.start_webhook()
+        webhook = f"http://127.0.0.1:{self.ports['webhook']}/alerts"
+        start_alertmanager(
+            stack, self.ports["alertmanager"], alertmanager_config(webhook, stack.dir / "alertmanager.yml")
+        )
+        rules = fast_rules(self.ws / "monitoring" / "prometheus" / "rules", stack.dir / "rules")
+        monitor_scrape = {
+            "job_name": "ticketops-monitor",
+            "static_configs": [{"targets": [f"127.0.0.1:{self.ports['monitor']}"]}],
+        }
+        stack.start_prometheus([monitor_scrape], rules, f"127.0.0.1:{self.ports['alertmanager']}")
+        champion = registry.alias_version(registry.client(), MODEL, CHAMPION)
+        stable = stack.start_service(STABLE, f"models:/{MODEL}/{champion.version}", str(champion.version), STABLE)
+        stack.write_targets()
+        save_split(stack.split_path, Split(stable=stable.url))
+        stack.start_splitter(stable.url)
+        start_monitor(stack, self.ports["monitor"], interval_s=10, window=300)
+        start_dashboard(stack, self.ports["dashboard"])
+        start_mlflow_ui(stack, self.ports["mlflow"], os.environ["MLFLOW_TRACKING_URI"])
+        self.result.links = {
+            "service": stack.splitter_url,
+            "mlflow": f"http://127.0.0.1:{self.ports['mlflow']}",
+            "prometheus": settings.prometheus_url,
+            "alertmanager": f"http://127.0.0.1:{self.ports['alertmanager']}",
+            "evidently": f"http://127.0.0.1:{self.ports['dashboard']}",
+            "monitor": f"http://127.0.0.1:{self.ports['monitor']}/verdict",
+        }
+        self.log(f"  v{champion.version} serving at {stack.splitter_url} (stable track)")
+
+    def start_webhook(self) -> None:
+        import asyncio
+
+        from aiohttp import web
+
+        from ticketops.retrain_webhook import build_app
+
+        async def serve_forever() -> None:
+            runner = web.AppRunner(build_app(self.trigger), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", self.ports["webhook"]).start()
+            await asyncio.Event().wait()
+
+        threading.Thread(target=lambda: asyncio.run(serve_forever()), name="retrain-webhook", daemon=True).start()
+
+    def on_drift_alert(self, names: list[str]) -> str:
+        """Alertmanager → webhook → this: export feedback, dvc repro, gate. Once per demo."""
+        from ticketops.config import RolloutSettings, service_settings
+        from ticketops.retraining import retrain
+
+        if self.retrain_summary is not None:
+            return "ignored: the demo retrains once"
+        self.log(f"  alert {', '.join(names)} reached the retraining webhook: exporting feedback, dvc repro")
+        result = retrain(self.ws, service_settings().prediction_log_url, RolloutSettings().resolved_state_dir())
+        self.commit(f"feedback batch {result.export.path.name if result.export.path else '(none)'}")
+        self.retrain_summary = {
+            "feedback_batch": result.export.path.name if result.export.path else None,
+            "feedback_rows": result.export.rows,
+            "registration": result.registration,
+        }
+        return json.dumps(self.retrain_summary)
+
+    def steady(self) -> None:
+        from ticketops.config import load_params
+        from ticketops.monitoring.traffic import send_traffic, simulation_pool
+
+        self.phase(4, "steady traffic: the everyday mix of tickets, agents label 30%")
+        params = load_params()
+        summary = send_traffic(
+            self.stack.splitter_url,
+            simulation_pool(self.ws, params),
+            "steady",
+            400,
+            80.0,
+            params.scenarios,
+            feedback_rate=0.3,
+            seed=1,
+        )
+        self.steady_failed += summary.failed_requests
+        self.log(f"  {summary.classified} tickets classified, {summary.failed_requests} failed requests")
+        verdict = self.next_verdict(after=time.time())
+        self.log(
+            f"  monitor window of {verdict['window'].get('size')} tickets: drift detected = {verdict['drift_detected']}"
+        )
+
+    def next_verdict(self, after: float) -> dict:
+        url = self.result.links["monitor"]
+
+        def fresh():
+            try:
+                verdict = httpx.get(url, timeout=5).json()
+            except (httpx.HTTPError, ValueError):
+                return None
+            return verdict if verdict.get("checked_at", 0) >= after else None
+
+        return self.wait("a fresh monitor verdict", fresh, timeout=90)
+
+    def drift(self) -> None:
+        self.phase(5, "a product launch: 30% of tickets are about virtual cards, intents the model never saw")
+        self.traffic = TrafficDriver(
+            self.stack.splitter_url, self.scenario_windows("new-intent", 0.3), rate=40, feedback_rate=0.6
+        ).start()
+        started = time.monotonic()
+        self.wait("the drift alert to reach the retraining webhook", lambda: self.trigger.state.triggered, timeout=600)
+        self.log(f"  drift alert fired and reached the webhook {time.monotonic() - started:.0f}s after the launch")
+
+    def retrained(self) -> dict:
+        self.phase(6, "retraining on agents' labels: a new DVC data version, dvc repro, the promotion gate")
+        self.wait("retraining", lambda: not self.trigger.state.running and self.retrain_summary, timeout=1200, every=5)
+        if self.trigger.state.last_error:
+            raise RuntimeError(f"retraining failed: {self.trigger.state.last_error}")
+        summary = self.retrain_summary
+        gate = summary["registration"]["gate"]
+        self.log(
+            f"  feedback batch {summary['feedback_batch']} ({summary['feedback_rows']} tickets) → "
+            f"v{summary['registration']['version']}: gate {'passed' if gate['passed'] else 'failed'} ({gate['reason']})"
+        )
+        return summary
+
+    def rollout(self, number: int, title: str, name: str) -> dict:
+        from ticketops.cli.rollout import make_controller
+
+        self.phase(number, title)
+        controller = make_controller("local", quiet=False)
+        report = controller.run(controller.start()).as_dict()
+        self.log(f"  {report['result']}: {report['reason']}")
+        scenario = {
+            "name": name,
+            "result": report["result"],
+            "stable_version": report["stable_version"],
+            "canary_version": report["canary_version"],
+            "reason": report["reason"],
+            "duration_s": report["duration_s"],
+            "steps": report["steps"],
+        }
+        self.result.scenarios.append(scenario)
+        return scenario
+
+    def bad_challenger(self) -> None:
+        from ticketops import registry
+        from ticketops.config import CHALLENGER
+
+        self.phase(8, "a bad challenger: an experiment trained on 3% of the data, forced past the gate")
+        self.traffic.switch(self.scenario_windows("steady"))
+        self.run_cmd([self.dvc(), "exp", "run", "-S", "train.sample_fraction=0.03"], echo=False)
+        registration = json.loads((self.ws / "models" / "registration.json").read_text())
+        self.run_cmd(["git", "checkout", "--", "."], echo=False)
+        self.run_cmd([self.dvc(), "checkout", "-q"], echo=False)
+        version = str(registration["version"])
+        self.log(f"  v{version} registered; the gate refused it: {registration['gate']['reason']}")
+        client = registry.client()
+        registry.set_alias(client, MODEL, CHALLENGER, version)
+        registry.tag_version(client, MODEL, version, {"forced_challenger": "ticketops demo: exercising the canary"})
+        self.log(f"  @challenger forced to v{version} to show the canary catching what the gate would have")
+
+    def run(self) -> DemoResult:
+        self.setup()
+        self.train()
+        self.serve()
+        self.steady()
+        self.drift()
+        summary = self.retrained()
+        if "challenger" in summary["registration"]["aliases"]:
+            self.rollout(7, "canary rollout of the retrained model (10% → 25% → 50% → promote)", "new-intent-retrain")
+        else:
+            self.result.scenarios.append(
+                {
+                    "name": "new-intent-retrain",
+                    "result": "gate_failed",
+                    "reason": summary["registration"]["gate"]["reason"],
+                }
+            )
+        self.bad_challenger()
+        self.rollout(9, "canary rollout of the bad challenger", "bad-challenger")
+        stats = self.traffic.stop()
+        self.result.failed_requests = stats.failed + self.steady_failed
+        return self.result
+
+    def shutdown(self) -> None:
+        if self.traffic is not None:
+            self.traffic.stop()
+        if self.stack is not None and not self.keep_running:
+            self.stack.down()

@@ -1,0 +1,115 @@
+"""The demo's extra processes beside the local rollout stack: drift monitor, Alertmanager, Evidently UI,
+MLflow UI, and a demo copy of the alert rules on a faster clock."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+from pathlib import Path
+
+import yaml
+
+from ticketops.rollout.local_stack import LocalStack, ProcessRecord
+
+DEFAULT_PORTS = {
+    "splitter": 3000,
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "monitor": 9108,
+    "dashboard": 8000,
+    "mlflow": 5000,
+    "webhook": 9095,
+}
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def pick_ports() -> dict[str, int]:
+    """The usual ports where they are free, another free port where something else listens."""
+    from ticketops.processes import free_port
+
+    return {name: port if port_free(port) else free_port() for name, port in DEFAULT_PORTS.items()}
+
+
+def fast_rules(source: Path, target: Path, hold: str = "10s") -> Path:
+    """The project's alert rules with every ``for:`` shortened to ``hold``: the demo's time scale, same logic."""
+    target.mkdir(parents=True, exist_ok=True)
+    for rules in source.glob("*.yml"):
+        text = re.sub(r"(^\s*for:\s*)\S+", rf"\g<1>{hold}", rules.read_text(), flags=re.MULTILINE)
+        (target / rules.name).write_text(text)
+    return target
+
+
+def alertmanager_config(webhook_url: str, path: Path) -> Path:
+    """Drift alerts to the retraining webhook at once (the project's routing, demo timings)."""
+    config = {
+        "route": {
+            "receiver": "on-call",
+            "group_by": ["alertname"],
+            "group_wait": "1s",
+            "group_interval": "10s",
+            "repeat_interval": "1h",
+            "routes": [{"receiver": "retrain", "matchers": ['alertname =~ ".*Drift.*"'], "group_wait": "1s"}],
+        },
+        "receivers": [
+            {"name": "retrain", "webhook_configs": [{"url": webhook_url, "send_resolved": False}]},
+            {"name": "on-call"},
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def start_monitor(stack: LocalStack, port: int, interval_s: float, window: int) -> ProcessRecord:
+    command = [
+        sys.executable,
+        "-m",
+        "ticketops",
+        "monitor",
+        "--interval",
+        str(interval_s),
+        "--window",
+        str(window),
+        "--port",
+        str(port),
+        "--model-uri",
+        "models:/ticket-classifier@champion",
+    ]
+    return stack.launch("monitor", command, port, "/healthz", 180.0)
+
+
+def start_alertmanager(stack: LocalStack, port: int, config: Path) -> ProcessRecord:
+    command = [
+        "prometheus-alertmanager",
+        f"--config.file={config}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        f"--storage.path={stack.dir / 'alertmanager'}",
+    ]
+    return stack.launch("alertmanager", command, port, "/-/ready", 60.0)
+
+
+def start_dashboard(stack: LocalStack, port: int) -> ProcessRecord:
+    command = [sys.executable, "-m", "ticketops", "dashboard", "--port", str(port)]
+    return stack.launch("dashboard", command, port, "/", 120.0)
+
+
+def start_mlflow_ui(stack: LocalStack, port: int, tracking_uri: str) -> ProcessRecord:
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        tracking_uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    return stack.launch("mlflow", command, port, "/health", 120.0)
