@@ -259,6 +259,7 @@ class ServiceSettings(BaseSettings):
     track: Literal["stable", "canary"] = "stable"
     batch_max_size: int = Field(64, ge=1)  # tickets per encoder call
     batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
+    encoder_batch_size: int = Field(16, ge=1)  # sentences per encoder mini-batch within a call (less padding)
     load_retry_s: float = Field(30.0, gt=0)  # retry a failed model load (same URI, never another version)
     live_accuracy_window: int = Field(1000, ge=1)  # most recent labelled predictions per model version
     slow_share_window: int = Field(1000, ge=1)  # cascade: recent tickets behind ticketops_slow_stage_share

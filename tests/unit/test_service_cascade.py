@@ -64,6 +64,7 @@ def client(registry, tmp_path_factory: pytest.TempPathFactory):
         "TICKETOPS_PREDICTION_LOG_URL": f"sqlite:///{tmp_path_factory.mktemp('log') / 'predictions.db'}",
         "TICKETOPS_SLOW_SHARE_WINDOW": str(WINDOW),
         "TICKETOPS_THREADS": "1",
+        "TICKETOPS_ENCODER_BATCH_SIZE": "4",
     }
     with service_client(env) as c:
         yield c
@@ -210,6 +211,17 @@ def test_a_request_too_long_for_the_event_loop_still_routes_each_ticket(client, 
     assert sum(map(len, texts)) > FAST_INLINE_CHARS
     assert len(classify(client, texts)) == 3
     assert spy.texts == [t for t, a in zip(texts, answered, strict=True) if not a]
+
+
+def test_the_slow_stage_encodes_in_mini_batches_of_the_configured_size(client, expected, spy):
+    assert runtime().model.stages.cascade.slow.encoder_batch_size == 4
+    # answers equal the registered cascade's (encoded in its default mini-batches) for a batch of many sizes
+    texts = expected["slow"][:9]
+    answers = classify(client, texts)
+    assert spy.texts == texts
+    for text, answer in zip(texts, answers, strict=True):
+        assert answer["label"] == expected["label"][text]
+        assert answer["confidence"] == pytest.approx(expected["confidence"][text], abs=1e-5)
 
 
 def test_a_non_cascade_model_exports_no_slow_stage_share():

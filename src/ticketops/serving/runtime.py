@@ -30,7 +30,7 @@ from ticketops.serving.cascade import FAST, SLOW, CascadeStages, is_cascade, ref
 from ticketops.serving.metrics import ServiceMetrics
 from ticketops.serving.prediction_log import LogRow, PredictionLog
 from ticketops.serving.redaction import redact
-from ticketops.serving.scoring import Scorer, TicketScore
+from ticketops.serving.scoring import Scorer, TicketScore, set_encoder_batch_size
 
 logger = logging.getLogger("ticketops.serving")
 
@@ -138,6 +138,7 @@ class ServingRuntime:
         logger.info("resolving %s and verifying its artifact checksums", uri)
         with contextlib.ExitStack() as attempt:
             loaded = attempt.enter_context(open_any(uri, threads=self.settings.threads))
+            set_encoder_batch_size(loaded.predictor, self.settings.encoder_batch_size)
             scorer = Scorer(loaded.predictor)
             stages, reference_share = self._cascade_stages(loaded)
             batch_fn, batch_stage = (stages.score_slow, SLOW) if stages else (scorer.score_batch, scorer.stage)
