@@ -7,6 +7,8 @@ Signals and their Evidently metrics (methods and calibrated thresholds in params
 - prediction: ``ValueDrift`` on the predicted label (chi-square);
 - confidence: ``ValueDrift`` on the model's confidence (Kolmogorov-Smirnov);
 - review_rate: ``ValueDrift`` on the needs_review flag (two-proportion z-test);
+- slow_share (cascades): ``MeanValue`` of "the slow stage answered" over the tickets a cascade routed, against
+  the reference's share (the cascade's fast stage routes the reference sample), two-proportion z-test;
 - live_accuracy: ``MeanValue`` of "prediction was right" over feedback-labelled tickets, against the
   reference's accuracy.
 
@@ -28,13 +30,26 @@ import pandas as pd
 
 from ticketops.config import DriftSignalParams, MonitorParams
 from ticketops.monitoring.signals import DRIFT, OK, DriftVerdict, SignalResult, not_enough_data
-from ticketops.monitoring.thresholds import accuracy_drop_threshold, auc_threshold, mmd_threshold
+from ticketops.monitoring.thresholds import (
+    accuracy_drop_threshold,
+    auc_threshold,
+    mmd_threshold,
+    two_proportion_p_value,
+)
 from ticketops.monitoring.windows import Window, embedded_rows
 
 EMBEDDINGS = "sentence_embedding"
 REVIEW_YES, REVIEW_NO = "yes", "no"
 # Scores that grow with drift; the others are p-values that shrink with it.
-HIGHER_IS_DRIFT = {"text": True, "embedding": True, "prediction": False, "confidence": False, "review_rate": False}
+HIGHER_IS_DRIFT = {
+    "text": True,
+    "embedding": True,
+    "prediction": False,
+    "confidence": False,
+    "review_rate": False,
+    "slow_share": False,
+}
+STAGE_VALUES = {"slow": 1.0, "fast": 0.0}  # any other stage (single-model families) is not a routing decision
 
 
 @dataclass
@@ -49,8 +64,14 @@ def _embedding_columns(dim: int) -> list[str]:
     return [f"emb_{i}" for i in range(dim)]
 
 
+def routed(window: Window) -> int:
+    """Tickets of the window a cascade routed (its stage is fast or slow)."""
+    return int(window.frame["stage"].isin(list(STAGE_VALUES)).sum())
+
+
 def evidently_frame(window: Window) -> pd.DataFrame:
-    """The columns Evidently sees: categorical review flag, 1/0/NaN correctness, one column per embedding dim."""
+    """The columns Evidently sees: categorical review flag, 1/0/NaN correctness and slow stage, one column per
+    embedding dim."""
     frame = window.frame
     truth = frame["true_label"]
     correct = np.where(truth.notna(), (frame["predicted"] == truth).astype(float), np.nan)
@@ -61,6 +82,7 @@ def evidently_frame(window: Window) -> pd.DataFrame:
             "confidence": frame["confidence"].to_numpy(dtype=float),
             "review": np.where(frame["needs_review"].to_numpy(dtype=bool), REVIEW_YES, REVIEW_NO),
             "correct": correct,
+            "slow_stage": frame["stage"].map(STAGE_VALUES).astype(float).to_numpy(),
             "model_version": frame["model_version"].to_numpy(),
         }
     )
@@ -76,7 +98,7 @@ def _definition(dim: int | None):
     return DataDefinition(
         text_columns=["text"],
         categorical_columns=["predicted", "review", "model_version"],
-        numerical_columns=["confidence", "correct"],
+        numerical_columns=["confidence", "correct", "slow_stage"],
         embeddings={EMBEDDINGS: _embedding_columns(dim)} if dim else None,
     )
 
@@ -96,6 +118,8 @@ class _Plan:
             return self.current.labelled, self.reference.labelled
         if name == "embedding":
             return embedded_rows(self.current), embedded_rows(self.reference)
+        if name == "slow_share":
+            return routed(self.current), routed(self.reference)
         return len(self.current), len(self.reference)
 
     def enough(self, name: str, p: DriftSignalParams) -> bool:
@@ -130,6 +154,9 @@ class _Plan:
                 self.metrics[name] = ValueDrift(column=column, method=sp.method, threshold=sp.threshold)
         if self.enough("live_accuracy", p.live_accuracy):
             self.metrics["live_accuracy"] = MeanValue(column="correct", tests=[])
+        if routed(self.reference) and self.enough("slow_share", p.slow_share):  # cascades only
+            self.thresholds["slow_share"] = p.slow_share.threshold
+            self.metrics["slow_share"] = MeanValue(column="slow_stage", tests=[])
 
     def descriptive(self) -> list[Any]:
         from evidently.metrics import CategoryCount, MeanValue, RowCount, UniqueValueCount
@@ -179,6 +206,20 @@ def _signal_result(plan: _Plan, name: str, snapshot: Any) -> SignalResult:
             current_value=live,
             reference_value=ref,
             note="score = reference accuracy - live accuracy on feedback-labelled tickets",
+        )
+    if name == "slow_share":
+        share = float(current.value)
+        ref = float(context.get_reference_metric_result(metric.get_metric_id()).value)
+        p_value = two_proportion_p_value(share, n_cur, ref, n_ref)
+        return SignalResult(
+            **base,
+            status=DRIFT if p_value < p.threshold else OK,
+            higher_is_drift=False,
+            score=p_value,
+            threshold=p.threshold,
+            current_value=share,
+            reference_value=ref,
+            note="score = two-proportion z-test p-value of the share of routed tickets the slow stage answered",
         )
     score = float(current.value)
     threshold = plan.thresholds[name]
@@ -251,7 +292,7 @@ def check_drift(
     results = {name: _signal_result(plan, name, snapshot) for name in plan.metrics}
     results.update(plan.skipped)
     ordered = {name: results[name] for name in ("text", "embedding", "prediction", "confidence") if name in results}
-    ordered.update({name: results[name] for name in ("review_rate", "live_accuracy") if name in results})
+    ordered.update({name: results[name] for name in ("review_rate", "live_accuracy", "slow_share") if name in results})
     ordered = _values(ordered, current, reference)
     window = {"size": len(current), "labelled": current.labelled, **(window_info or {})}
     ref_info = {"size": len(reference), "labelled": reference.labelled, **(reference_info or {})}

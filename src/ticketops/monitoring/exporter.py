@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from ticketops.monitoring.signals import SIGNALS, DriftVerdict
+from ticketops.monitoring.signals import CASCADE_SIGNALS, SIGNALS, DriftVerdict
 
 OVERALL = "overall"
 
@@ -70,7 +70,7 @@ class MonitorMetrics:
         )
         for result in ("verdict", "no_data", "error"):
             self.runs.labels(result)
-        for signal in (*SIGNALS, OVERALL):
+        for signal in (*SIGNALS, *CASCADE_SIGNALS, OVERALL):
             self.detected.labels(signal).set(0)
 
     def record(self, verdict: DriftVerdict) -> None:
@@ -88,6 +88,9 @@ class MonitorMetrics:
                 self.value.labels(name, "current").set(result.current_value)
             if result.reference_value is not None:
                 self.value.labels(name, "reference").set(result.reference_value)
+        for name in CASCADE_SIGNALS:  # a champion that is no cascade any more leaves no stale alarm behind
+            if name not in verdict.signals:
+                self.detected.labels(name).set(0)
         self.detected.labels(OVERALL).set(1 if verdict.drift_detected else 0)
         self.window_size.set(verdict.window.get("size", 0))
         self.window_labelled.set(verdict.window.get("labelled", 0))

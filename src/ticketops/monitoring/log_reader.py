@@ -13,7 +13,7 @@ from sqlalchemy import inspect, select
 
 from ticketops.monitoring.windows import Window, make_window
 
-COLUMNS = ("text", "label", "confidence", "needs_review", "true_label", "model_version", "created_at")
+COLUMNS = ("text", "label", "confidence", "needs_review", "true_label", "model_version", "created_at", "stage")
 
 
 def read_log_window(
@@ -48,11 +48,12 @@ def read_log_window(
         rows["true_label"],
         rows["model_version"].astype(str),
         rows["created_at"],
+        rows["stage"],
     )
 
 
 def _empty() -> Window:
-    return make_window([], [], [], [], [], [], [])
+    return make_window([], [], [], [], [], [], [], [])
 
 
 def window_span(window: Window) -> dict[str, float | None]:

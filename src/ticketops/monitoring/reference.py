@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ticketops.modeling.classifiers import EncoderClassifier
+from ticketops.modeling.classifiers import CascadeClassifier, EncoderClassifier
 from ticketops.monitoring.embedding import model_embedder
 from ticketops.monitoring.windows import Embedder, Window, reference_window, with_embeddings
 
@@ -55,7 +55,7 @@ def load_reference(uri: str, threads: int = 2, embed: bool = True) -> Reference:
         predictor = model.predictor
         version = model.version
     embedder = model_embedder(predictor.classifier, threads=threads)
-    window = reference_window(frame, version)
+    window = reference_window(with_stages(frame, predictor.classifier), version)
     if embed:
         window = with_embeddings(window, embedder)
 
@@ -73,6 +73,17 @@ def load_reference(uri: str, threads: int = 2, embed: bool = True) -> Reference:
 
     logger.info("reference of %s (version %s): %d tickets", uri, version, len(window))
     return Reference(uri, version, window, embedder, predictor.classifier.family, score)
+
+
+def with_stages(reference: pd.DataFrame, classifier: object) -> pd.DataFrame:
+    """A cascade's reference sample with the stage that answers each ticket (its fast stage decides: cheap).
+
+    The stored sample predates the stage column; the slow-share signal compares live routing with this one.
+    """
+    if not isinstance(classifier, CascadeClassifier) or "stage" in reference.columns:
+        return reference
+    answered = classifier.route(classifier.fast.predict_proba(reference["text"].astype(str).tolist()))
+    return reference.assign(stage=np.where(answered, CascadeClassifier.FAST, CascadeClassifier.SLOW))
 
 
 class ReferenceCache:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 SIGNALS = ("text", "embedding", "prediction", "confidence", "review_rate", "live_accuracy")
+CASCADE_SIGNALS = ("slow_share",)  # judged only when the monitored model is a cascade
 DRIFT, OK, NOT_ENOUGH_DATA = "drift", "ok", "not_enough_data"
 Status = Literal["drift", "ok", "not_enough_data"]
 

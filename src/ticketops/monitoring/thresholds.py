@@ -37,6 +37,15 @@ def accuracy_spread(reference_accuracy: float, n_reference: int, n_current: int)
     return math.sqrt(p * (1 - p) * (1.0 / max(n_reference, 1) + 1.0 / max(n_current, 1)))
 
 
+def two_proportion_p_value(p_current: float, n_current: int, p_reference: float, n_reference: int) -> float:
+    """Two-sided p-value of a two-proportion z-test (pooled), e.g. the cascade's slow-stage share."""
+    pooled = (p_current * n_current + p_reference * n_reference) / max(n_current + n_reference, 1)
+    spread = math.sqrt(pooled * (1 - pooled) * (1.0 / max(n_current, 1) + 1.0 / max(n_reference, 1)))
+    if spread == 0:
+        return 1.0 if p_current == p_reference else 0.0
+    return math.erfc(abs(p_current - p_reference) / spread / math.sqrt(2))
+
+
 def auc_threshold(z: float, n_reference: int, n_current: int) -> float:
     """ROC AUC above which the domain classifier sees drift: ``0.5 + z`` spreads of a chance AUC."""
     return 0.5 + z * auc_spread(n_reference, n_current)

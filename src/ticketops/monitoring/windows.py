@@ -1,8 +1,9 @@
 """Windows of tickets in one shape, wherever they come from: the reference sample, a CSV, the prediction log.
 
 A window is what the drift check compares: the (redacted) text, what the model predicted, how sure it was,
-whether it went to review, the agent's label when there is one, and the model's sentence embedding of each
-text (added by :func:`with_embeddings`, which is the only costly step).
+whether it went to review, the agent's label when there is one, which stage of a cascade answered (``fast`` or
+``slow``; missing for other families), and the model's sentence embedding of each text (added by
+:func:`with_embeddings`, which is the only costly step).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
-COLUMNS = ("text", "predicted", "confidence", "needs_review", "true_label", "model_version", "created_at")
+COLUMNS = ("text", "predicted", "confidence", "needs_review", "true_label", "model_version", "created_at", "stage")
 TRUE_VALUES = {"true", "1", "yes", "y", "t"}
 
 
@@ -53,6 +54,7 @@ def make_window(
     true_label: Sequence[str | None] | None = None,
     model_version: Sequence[str] | str | None = None,
     created_at: Sequence[float] | None = None,
+    stage: Sequence[str | None] | None = None,
 ) -> Window:
     """A window from columns; missing optional columns become missing values."""
     n = len(text)
@@ -67,6 +69,7 @@ def make_window(
                 [model_version] * n if isinstance(model_version, str) or model_version is None else list(model_version)
             ),
             "created_at": pd.to_numeric(pd.Series(list(created_at) if created_at is not None else [np.nan] * n)),
+            "stage": _labels(pd.Series(list(stage) if stage is not None else [None] * n)),
         }
     )
     frame["model_version"] = frame["model_version"].map(lambda v: "unknown" if v is None else str(v))
@@ -79,6 +82,7 @@ def reference_window(reference: pd.DataFrame, model_version: str | None) -> Wind
     if missing:
         raise ValueError(f"reference sample lacks column(s) {', '.join(sorted(missing))}")
     labels = reference["label"] if "label" in reference.columns else None
+    stage = reference["stage"] if "stage" in reference.columns else None
     return make_window(
         reference["text"],
         reference["predicted"],
@@ -86,6 +90,7 @@ def reference_window(reference: pd.DataFrame, model_version: str | None) -> Wind
         reference["needs_review"],
         labels,
         model_version,
+        stage=stage,
     )
 
 
@@ -115,7 +120,8 @@ def frame_window(frame: pd.DataFrame, version: str | None) -> Window:
     else:
         truth, predicted = frame.get("true_label"), frame["label"]
     versions = frame["model_version"] if "model_version" in frame.columns else version
-    return make_window(frame["text"], predicted, frame["confidence"], review, truth, versions)
+    stage = frame["stage"] if "stage" in frame.columns else None
+    return make_window(frame["text"], predicted, frame["confidence"], review, truth, versions, stage=stage)
 
 
 def has_predictions(frame: pd.DataFrame) -> bool:
