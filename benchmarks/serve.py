@@ -1,19 +1,30 @@
-"""Serving speed: in-process batch throughput vs HTTP throughput of the same model, latency at half load.
+"""Serving speed: a cascade and its slow model alone, each in-process and over HTTP, in one run.
 
-    .venv/bin/python benchmarks/serve.py [--model-uri models:/ticket-classifier@champion] [--duration 15]
+    .venv/bin/python benchmarks/serve.py [--model-uri URI] [--duration 15] [--connections 128]
 
-Phases, one after the other so they never compete for the CPU:
+Models: by default a cascade is trained by the pipeline's own code (``train.model: cascade``, the rest of
+params.yaml as is) on data/splits/*.csv with the embed stage's cached embeddings, its routing threshold
+chosen on validation; its slow stage is packaged as a model of its own (the "slow model alone"). Both get
+the review threshold and reference sample the evaluate stage would give them and are registered in a
+throw-away MLflow store (the project's mlflow.db is never written). ``--model-uri`` measures a registered
+model instead (copied out of the project's registry, read only); if it is a cascade, its slow stage alone
+is measured beside it.
+
+Phases per model, one after the other so they never compete for the CPU:
 
 1. in-process: the service's own batch function (``Scorer.score_batch``) over the real test tickets in
-   batches of ``TICKETOPS_BATCH_MAX_SIZE``, same threads as the service: the ceiling for one replica;
+   batches of ``TICKETOPS_BATCH_MAX_SIZE``, same threads as the service: the ceiling for one replica. The
+   first pass over the whole test split gives the model's accuracy (and, for a cascade, tickets per stage);
 2. ``ticketops serve`` (a real ``bentoml serve``) with auth on; ``wrk`` with a Lua script sends one-ticket
    requests over the varied test tickets from many connections (closed loop): maximum HTTP throughput;
-3. the same at about half that rate (per-connection exponential think time): p50/p99 latency;
-4. one connection, one request at a time: single-ticket latency.
+3. one connection, one request at a time: single-ticket latency;
+4. the same as 2 at about half the maximum rate (per-connection exponential think time): p50/p99 latency.
 
-Writes reports/bench/serve.json: every figure, the goals (HTTP >= 0.8x in-process, p99 <= 100 ms at half
-load, single p50 <= 25 ms, zero errors) and how busy the machine was in each phase, split between this
-benchmark's processes and everything else running on the machine.
+Writes reports/bench/serve.json: every figure, per model the serving goals (HTTP >= 0.8x in-process, p99 <= 100
+ms at half load, single p50 <= 25 ms, zero errors), for the cascade its own goals (>= 1,000 tickets/s over HTTP,
+zero errors, p99 <= 100 ms at half that load, test accuracy within train.cascade.accuracy_tolerance of the slow
+model alone), what the server counted (tickets per stage, batches, the slow-stage share) and how busy the
+machine was in each phase, split between this benchmark's processes and everything else on the machine.
 """
 
 from __future__ import annotations
@@ -37,13 +48,15 @@ import numpy as np
 import psutil
 
 from ticketops.benchmarking import write_report
-from ticketops.config import DEFAULT_MODEL_URI, ServiceSettings
+from ticketops.config import Params, ServiceSettings, load_params
 from ticketops.fileio import read_csv
 from ticketops.processes import ManagedProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_name("serve.lua")
 GOALS = {"http_vs_in_process": 0.8, "p99_half_load_ms": 100.0, "p50_single_ms": 25.0}
+CASCADE_GOALS = {"http_tickets_per_s": 1000.0, "p99_half_load_ms": 100.0}
+BENCH_MODEL = "ticket-classifier-bench"
 
 
 class CpuShare:
@@ -94,25 +107,33 @@ class CpuShare:
         }
 
 
-def load_texts(path: Path) -> list[str]:
-    return [t for t in read_csv(path)["text"].astype(str).tolist() if t.strip()]
+def load_test(path: Path) -> tuple[list[str], list[str]]:
+    """Texts and true labels of the test split (rows with blank text dropped)."""
+    frame = read_csv(path)
+    frame = frame[frame["text"].astype(str).str.strip() != ""]
+    return frame["text"].astype(str).tolist(), frame["label"].astype(str).tolist()
 
 
-def in_process(model_uri: str, texts: list[str], settings: ServiceSettings, seconds: float) -> dict:
-    """Tickets/s of the service's batch function over the test tickets, batches of batch_max_size."""
+def in_process(model_uri: str, texts: list[str], labels: list[str], settings: ServiceSettings, seconds: float) -> dict:
+    """Tickets/s of the service's batch function over the test tickets, batches of batch_max_size; the first
+    pass over every ticket also gives the model's accuracy on the test split (and, for a cascade, its stages)."""
     from ticketops.serving.bento_model import open_any
-    from ticketops.serving.scoring import Scorer
+    from ticketops.serving.scoring import Scorer, set_encoder_batch_size
 
     batch = settings.batch_max_size
     with open_any(model_uri, threads=settings.threads) as loaded:
+        set_encoder_batch_size(loaded.predictor, settings.encoder_batch_size)  # as the service does
         scorer = Scorer(loaded.predictor)
         scorer.score_batch(texts[:batch])  # warm-up
+        first_pass = []
         done, started = 0, time.perf_counter()
         with CpuShare() as cpu:
             while time.perf_counter() - started < seconds or done < len(texts):
                 offset = done % len(texts)
                 chunk = texts[offset : offset + batch]
-                scorer.score_batch(chunk)
+                scores = scorer.score_batch(chunk)
+                if done < len(texts):
+                    first_pass.extend(scores)
                 done += len(chunk)
             elapsed = time.perf_counter() - started
         single = []
@@ -121,8 +142,14 @@ def in_process(model_uri: str, texts: list[str], settings: ServiceSettings, seco
             scorer.score_batch([text])
             single.append(time.perf_counter() - t0)
         info = {"version": loaded.version, "family": loaded.tags.get("model_family", "?")}
+    first_pass = first_pass[: len(texts)]
+    accuracy = float(np.mean([s.label == y for s, y in zip(first_pass, labels, strict=True)]))
+    stages = {stage: sum(s.stage == stage for s in first_pass) for stage in sorted({s.stage for s in first_pass})}
     return {
         "model": info,
+        "test_accuracy": round(accuracy, 5),
+        "test_tickets": len(texts),
+        "test_tickets_by_stage": stages,
         "batch_size": batch,
         "threads": settings.threads,
         "tickets": done,
@@ -161,46 +188,66 @@ def run_wrk(
     }
 
 
-def server_batching(url: str) -> dict:
-    """Mean tickets per model call as the server saw it (from its own /metrics)."""
+def server_stats(url: str) -> dict:
+    """What the server itself counted (its /metrics): model calls and tickets through the batcher, tickets per
+    stage, and for a cascade the sliding slow-stage share next to its level on the reference sample."""
     from prometheus_client.parser import text_string_to_metric_families
 
     text = httpx.get(f"{url}/metrics", timeout=10).text
-    values = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    values = {s.name: s.value for s in samples if not s.labels.keys() - {"track"}}
     calls, tickets = values.get("ticketops_batch_size_count", 0), values.get("ticketops_batch_size_sum", 0)
+    by_stage: dict[str, int] = {}
+    for sample in samples:
+        if sample.name == "ticketops_predictions_total":
+            by_stage[sample.labels["stage"]] = by_stage.get(sample.labels["stage"], 0) + int(sample.value)
+    gauges = {s.name: s.value for s in samples if s.name.startswith("ticketops_slow_stage_share")}
     return {
         "model_calls": int(calls),
-        "tickets": int(tickets),
+        "tickets_through_batcher": int(tickets),
         "mean_batch_size": round(tickets / calls, 1) if calls else None,
+        "tickets_by_stage": by_stage,
+        **{name.removeprefix("ticketops_"): round(value, 4) for name, value in gauges.items()},
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-uri", default=os.environ.get("TICKETOPS_MODEL_URI", DEFAULT_MODEL_URI))
-    parser.add_argument("--texts", type=Path, default=ROOT / "data/splits/test.csv")
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds per HTTP phase")
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections at maximum load")
-    parser.add_argument("--half-connections", type=int, default=32, help="wrk connections at half load")
-    parser.add_argument("--output-name", default="serve", help="reports/bench/<name>.json")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed (scripts/install-system-packages.sh installs it)")
+def classify_count(url: str) -> float:
+    """Requests the server has answered on /classify so far (its own counter)."""
+    from prometheus_client.parser import text_string_to_metric_families
 
-    settings = ServiceSettings()
-    texts = load_texts(args.texts)
-    print(f"in-process: {args.model_uri}, {len(texts)} tickets, batch {settings.batch_max_size}", flush=True)
-    inproc = in_process(args.model_uri, texts, settings, seconds=args.duration)
-    print(f"  {inproc['tickets_per_s']} tickets/s", flush=True)
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "ticketops_requests_total" and s.labels.get("route") == "/classify"
+    )
 
-    work = Path(tempfile.mkdtemp(prefix="ticketops-bench-serve-"))
+
+def wait_drained(url: str, timeout: float = 180.0, quiet_s: float = 1.5) -> float:
+    """Wait until the server has answered every request wrk left in flight when it stopped (the server still
+    computes them), so the next phase does not queue behind the previous one's backlog. Returns the seconds."""
+    started = time.monotonic()
+    last, since = classify_count(url), time.monotonic()
+    while time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        now = classify_count(url)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return round(time.monotonic() - started, 1)
+
+
+def serve_and_load(model_uri: str, texts: list[str], args: argparse.Namespace, work: Path) -> dict:
+    """A real ``ticketops serve`` with auth on, driven by wrk: maximum load, single ticket, about half load."""
     bodies = work / "bodies.jsonl"
     bodies.write_text("".join(json.dumps({"tickets": [{"text": t}]}) + "\n" for t in texts))
     token = secrets.token_hex(16)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
-        "TICKETOPS_MODEL_URI": args.model_uri,
+        "TICKETOPS_MODEL_URI": model_uri,
         "TICKETOPS_API_TOKEN": token,
         "TICKETOPS_PREDICTION_LOG_URL": f"sqlite:///{work / 'predictions.db'}",
         "BENTOML_DO_NOT_TRACK": "true",
@@ -211,13 +258,18 @@ def main() -> None:
         server.wait_http(f"{url}/readyz", timeout=300)
         pid = server.pid
         run_wrk(url, bodies, token, args.connections, 3, pid)  # warm-up
-        print(f"HTTP, {args.connections} connections, {args.duration:.0f}s", flush=True)
+        wait_drained(url)
+        print(f"  HTTP, {args.connections} connections, {args.duration:.0f}s", flush=True)
         full = run_wrk(url, bodies, token, args.connections, args.duration, pid)
-        full["server"] = server_batching(url)
-        print(f"  {full['requests_per_s']} req/s, p99 {full['latency_ms']['p99']} ms, {full['errors']} errors")
+        full["server"] = server_stats(url)
+        full["drain_seconds_after"] = wait_drained(url)
+        print(f"    {full['requests_per_s']} req/s, p99 {full['latency_ms']['p99']} ms, {full['errors']} errors")
+        if full["requests_per_s"] <= 0:
+            raise RuntimeError(f"no request answered at maximum load: {full}")
 
         single = run_wrk(url, bodies, token, 1, max(5.0, args.duration / 3), pid)
-        print(f"single ticket: p50 {single['latency_ms']['p50']} ms", flush=True)
+        wait_drained(url)
+        print(f"  single ticket: p50 {single['latency_ms']['p50']} ms", flush=True)
 
         # Half load: each connection waits an exponential think time between requests (about Poisson arrivals).
         # Think times stay under ~1 s so idle keep-alive connections are not closed by the server meanwhile.
@@ -226,46 +278,157 @@ def main() -> None:
         latency_s = single["latency_ms"]["mean"] / 1000
         think_ms = max(0.0, 1000 * (connections / target - latency_s))
         half = run_wrk(url, bodies, token, connections, args.duration, pid, delay_ms=think_ms)
+        wait_drained(url)
         if not 0.9 * target <= half["requests_per_s"] <= 1.1 * target:  # one correction step
             think_ms = max(0.0, think_ms * half["requests_per_s"] / target)
             half = run_wrk(url, bodies, token, connections, args.duration, pid, delay_ms=think_ms)
+            wait_drained(url)
         half["target_requests_per_s"] = round(target, 1)
-        print(f"half load: {half['requests_per_s']} req/s, p99 {half['latency_ms']['p99']} ms", flush=True)
+        print(f"  half load: {half['requests_per_s']} req/s, p99 {half['latency_ms']['p99']} ms", flush=True)
+        server_after = server_stats(url)
     finally:
         server.stop()
         log_tail = server.log_tail(5)
-    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "http_max_load": full,
+        "http_half_load": half,
+        "single_ticket": single,
+        "server_totals": server_after,
+        "server_log_tail": log_tail,
+    }
 
+
+def serving_goals(inproc: dict, http: dict) -> dict:
+    """Issue 3's goals for one served model."""
+    full, half, single = http["http_max_load"], http["http_half_load"], http["single_ticket"]
     ratio = full["requests_per_s"] / inproc["tickets_per_s"]
     errors = full["errors"] + half["errors"] + single["errors"]
-    goals = {
-        "http_vs_in_process": {"value": round(ratio, 3), "target": f">= {GOALS['http_vs_in_process']}"},
-        "p99_half_load_ms": {"value": half["latency_ms"]["p99"], "target": f"<= {GOALS['p99_half_load_ms']}"},
-        "p50_single_ms": {"value": single["latency_ms"]["p50"], "target": f"<= {GOALS['p50_single_ms']}"},
-        "errors": {"value": errors, "target": "0"},
+    return {
+        "http_vs_in_process": {
+            "value": round(ratio, 3),
+            "target": f">= {GOALS['http_vs_in_process']}",
+            "met": ratio >= GOALS["http_vs_in_process"],
+        },
+        "p99_half_load_ms": {
+            "value": half["latency_ms"]["p99"],
+            "target": f"<= {GOALS['p99_half_load_ms']}",
+            "met": half["latency_ms"]["p99"] <= GOALS["p99_half_load_ms"],
+        },
+        "p50_single_ms": {
+            "value": single["latency_ms"]["p50"],
+            "target": f"<= {GOALS['p50_single_ms']}",
+            "met": single["latency_ms"]["p50"] <= GOALS["p50_single_ms"],
+        },
+        "errors": {"value": errors, "target": "0", "met": errors == 0},
     }
-    goals["http_vs_in_process"]["met"] = ratio >= GOALS["http_vs_in_process"]
-    goals["p99_half_load_ms"]["met"] = half["latency_ms"]["p99"] <= GOALS["p99_half_load_ms"]
-    goals["p50_single_ms"]["met"] = single["latency_ms"]["p50"] <= GOALS["p50_single_ms"]
-    goals["errors"]["met"] = errors == 0
+
+
+def cascade_goals(cascade: dict, slow: dict, tolerance: float) -> dict:
+    """Issue 6's goals: HTTP tickets/s, zero errors, p99 at half load, accuracy within tolerance of the slow model."""
+    full, half = cascade["http_max_load"], cascade["http_half_load"]
+    errors = full["errors"] + half["errors"] + cascade["single_ticket"]["errors"]
+    gap = slow["in_process"]["test_accuracy"] - cascade["in_process"]["test_accuracy"]
+    return {
+        "http_tickets_per_s": {
+            "value": full["requests_per_s"],
+            "target": f">= {CASCADE_GOALS['http_tickets_per_s']}",
+            "met": full["requests_per_s"] >= CASCADE_GOALS["http_tickets_per_s"],
+        },
+        "p99_half_load_ms": {
+            "value": half["latency_ms"]["p99"],
+            "target": f"<= {CASCADE_GOALS['p99_half_load_ms']}",
+            "met": half["latency_ms"]["p99"] <= CASCADE_GOALS["p99_half_load_ms"],
+        },
+        "errors": {"value": errors, "target": "0", "met": errors == 0},
+        "accuracy_gap_to_slow_model": {
+            "value": round(gap, 5),
+            "target": f"<= {tolerance} (train.cascade.accuracy_tolerance)",
+            "met": gap <= tolerance + 1e-12,
+        },
+        "throughput_vs_slow_model": {
+            "value": round(full["requests_per_s"] / max(slow["http_max_load"]["requests_per_s"], 1e-9), 2),
+            "target": "reported",
+        },
+    }
+
+
+def prepare_models(args: argparse.Namespace, root: Path, params: Params) -> dict[str, str]:
+    """The models to measure, registered in a throw-away MLflow store under ``root`` (the project's registry
+    is only read): a cascade and its slow stage alone, or the one ``--model-uri`` if it is not a cascade."""
+    from ticketops import bench_models
+    from ticketops.modeling.classifiers import CascadeClassifier
+
+    data = bench_models.PipelineData.load(ROOT, params)
+    if args.model_uri:
+        print(f"copying {args.model_uri} out of the project registry (read only)", flush=True)
+        given, classifier = bench_models.fetch_registered(args.model_uri, root / "given")
+    else:
+        print("training a cascade on data/splits with the pipeline's code (train.model=cascade)", flush=True)
+        classifier = bench_models.train_cascade(data, params)
+        given = bench_models.package(classifier, data, params, root / "cascade")
+    os.environ.update(
+        {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "TICKETOPS_ARTIFACT_ROOT": str(root / "artifacts")}
+    )
+    family = classifier.family
+    models = {family: f"models:/{BENCH_MODEL}/{bench_models.register(given, BENCH_MODEL, family, family)}"}
+    if isinstance(classifier, CascadeClassifier):
+        slow = bench_models.package(classifier.slow, data, params, root / "slow")
+        version = bench_models.register(slow, BENCH_MODEL, classifier.slow.family, "slow stage alone")
+        models["slow_stage_alone"] = f"models:/{BENCH_MODEL}/{version}"
+        print(f"  cascade threshold {classifier.threshold:.3f}; registered {models}", flush=True)
+    return models
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-uri", help="measure this registered model (default: train a cascade, see above)")
+    parser.add_argument("--texts", type=Path, default=ROOT / "data/splits/test.csv")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per HTTP phase")
+    parser.add_argument("--connections", type=int, default=128, help="wrk connections at maximum load")
+    parser.add_argument("--half-connections", type=int, default=32, help="wrk connections at half load")
+    parser.add_argument("--output-name", default="serve", help="reports/bench/<name>.json")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (scripts/install-system-packages.sh installs it)")
+
+    settings = ServiceSettings()
+    params = load_params(ROOT / "params.yaml")  # read once: the pipeline's parameters when the run started
+    texts, labels = load_test(args.texts)
+    root = Path(tempfile.mkdtemp(prefix="ticketops-bench-serve-"))
+    results: dict[str, dict] = {}
+    try:
+        models = prepare_models(args, root, params)
+        for name, uri in models.items():
+            print(f"{name} ({uri}): in-process, {len(texts)} test tickets, batch {settings.batch_max_size}", flush=True)
+            inproc = in_process(uri, texts, labels, settings, seconds=args.duration)
+            print(f"  {inproc['tickets_per_s']} tickets/s, test accuracy {inproc['test_accuracy']:.4f}", flush=True)
+            work = root / f"serve-{name}"
+            work.mkdir()
+            http = serve_and_load(uri, texts, args, work)
+            results[name] = {"model_uri": uri, "in_process": inproc, **http, "goals": serving_goals(inproc, http)}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
     report = {
-        "model_uri": args.model_uri,
+        "model_uri": args.model_uri or "cascade trained on data/splits by the pipeline's code (throw-away registry)",
         "settings": {
             "threads": settings.threads,
             "batch_max_size": settings.batch_max_size,
             "batch_max_wait_ms": settings.batch_max_wait_ms,
+            "encoder_batch_size": settings.encoder_batch_size,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "connections": args.connections,
             "load_generator": "wrk -t1 + benchmarks/serve.lua (one ticket per request, test split texts, auth on)",
         },
-        "in_process": inproc,
-        "http_max_load": full,
-        "http_half_load": half,
-        "single_ticket": single,
-        "goals": goals,
-        "server_log_tail": log_tail,
+        "models": results,
     }
+    if "cascade" in results and "slow_stage_alone" in results:
+        tolerance = params.train.cascade.accuracy_tolerance
+        report["cascade_goals"] = cascade_goals(results["cascade"], results["slow_stage_alone"], tolerance)
     path = write_report(args.output_name, report)
-    print(json.dumps(goals, indent=2))
+    print(json.dumps({name: r["goals"] for name, r in results.items()}, indent=2))
+    if "cascade_goals" in report:
+        print(json.dumps({"cascade_goals": report["cascade_goals"]}, indent=2))
     print(f"wrote {path}")
 
 
