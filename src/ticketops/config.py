@@ -301,6 +301,8 @@ class MonitorSettings(BaseSettings):
     only_model_version: bool = True  # judge only the tickets the monitored version classified
     host: str = "127.0.0.1"
     port: int = Field(9108, ge=0, le=65535)  # /metrics, /verdict, /healthz
+    # `monitor --once` (a CronJob) lives too briefly to be scraped: it pushes its gauges here instead.
+    pushgateway_url: str | None = None
     state_dir: Path | None = None  # default: <repo root>/reports/monitor (snapshots, HTML reports, verdict)
     keep_windows: int = Field(2016, ge=1)  # window folders kept (a week at 5 min; ~4 MB each, mostly HTML)
     workspace: Path | None = None  # Evidently UI workspace; default: <state_dir>/workspace

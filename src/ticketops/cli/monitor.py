@@ -26,6 +26,10 @@ def monitor(
     host: Annotated[str | None, typer.Option(help="Interface for /metrics, /verdict, /healthz.")] = None,
     port: Annotated[int | None, typer.Option("--port", "-p", help="Port for /metrics, /verdict, /healthz.")] = None,
     state_dir: Annotated[Path | None, typer.Option(help="Where snapshots, reports and the verdict go.")] = None,
+    push_gateway: Annotated[
+        str | None,
+        typer.Option("--push-gateway", help="With --once: push the gauges to this Prometheus Pushgateway URL."),
+    ] = None,
 ) -> None:
     """Check the newest window of the prediction log for drift every interval; export the results."""
     from ticketops.config import MonitorSettings, load_params
@@ -40,13 +44,22 @@ def monitor(
         "host": host,
         "port": port,
         "state_dir": state_dir,
+        "pushgateway_url": push_gateway,
     }
     settings = MonitorSettings(**{k: v for k, v in overrides.items() if v is not None})
+    if settings.pushgateway_url and not once:
+        fail("--push-gateway (TICKETOPS_MONITOR_PUSHGATEWAY_URL) is for --once; the monitor daemon is scraped")
     mon = Monitor(settings, load_params().monitor)
     if once:
         verdict = mon.run_once()
         if verdict is None:
+            # Nothing is pushed: the gateway keeps the last good verdict, whose age raises TicketopsMonitorStale.
             fail("the drift check failed (see the log above)", code=1)
+        if settings.pushgateway_url:
+            try:
+                mon.metrics.push(settings.pushgateway_url)
+            except OSError as exc:
+                fail(f"cannot push to the Pushgateway at {settings.pushgateway_url}: {exc}", code=1)
         typer.echo(json.dumps(verdict.to_dict()))
         return
     stop = threading.Event()

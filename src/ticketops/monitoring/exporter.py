@@ -6,11 +6,12 @@ A signal without enough data exports no score (its series disappear) and ``ticke
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, push_to_gateway
 
 from ticketops.monitoring.signals import CASCADE_SIGNALS, SIGNALS, DriftVerdict
 
 OVERALL = "overall"
+PUSH_JOB = "ticketops-monitor"
 
 
 class MonitorMetrics:
@@ -101,3 +102,11 @@ class MonitorMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+    def push(self, gateway_url: str, job: str = PUSH_JOB, timeout_s: float = 10.0) -> None:
+        """Replace this job's group on a Prometheus Pushgateway with the current values.
+
+        For ``monitor --once`` under a CronJob, which exits before any scrape: the gateway keeps the last
+        verdict and ``ticketops_monitor_last_success_timestamp_seconds`` until the next run replaces them.
+        """
+        push_to_gateway(gateway_url, job=job, registry=self.registry, timeout=timeout_s)

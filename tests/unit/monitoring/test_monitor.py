@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
@@ -16,10 +17,10 @@ from tests.helpers.tiny_model import tiny_registry
 from tests.unit.monitoring.conftest import scored, traffic
 from ticketops.cli import app
 from ticketops.config import MonitorSettings, load_params
-from ticketops.monitoring.exporter import MonitorMetrics
+from ticketops.monitoring.exporter import PUSH_JOB, MonitorMetrics
 from ticketops.monitoring.monitor import Monitor, serve
 from ticketops.monitoring.store import LATEST
-from ticketops.processes import free_port
+from ticketops.processes import ManagedProcess, free_port
 
 
 def log_window(url: str, window, version: str, start: float) -> None:
@@ -171,3 +172,44 @@ def test_drift_cli_refuses_a_csv_without_text(tmp_path, drift_model):
     result = CliRunner().invoke(app, ["drift", "--current", str(bad), "--model-uri", str(drift_model.folder)])
     assert result.exit_code == 2
     assert "no `text` column" in result.output
+
+
+def test_monitor_once_pushes_its_gauges_to_a_real_pushgateway(registered, tmp_path):
+    """The CronJob's path: `monitor --once --push-gateway` leaves the verdict where Prometheus can scrape it."""
+    port = free_port()
+    gateway = ManagedProcess(
+        "pushgateway",
+        ["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{port}"],
+        tmp_path / "pushgateway.log",
+    ).start()
+    args = [
+        "monitor",
+        "--once",
+        "--prediction-log-url",
+        f"sqlite:///{tmp_path / 'none.db'}",
+        "--state-dir",
+        str(tmp_path / "monitor"),
+        "--push-gateway",
+        f"http://127.0.0.1:{port}",
+    ]
+    runner = CliRunner()
+    try:
+        gateway.wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30)
+        before = time.time()
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout.strip().splitlines()[-1])["drift_detected"] is False
+        pushed = {
+            (sample.name, sample.labels.get("signal")): sample
+            for family in text_string_to_metric_families(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+            for sample in family.samples
+            if sample.labels.get("job") == PUSH_JOB
+        }
+        assert pushed[("ticketops_monitor_last_success_timestamp_seconds", None)].value >= before
+        assert pushed[("ticketops_drift_detected", "overall")].value == 0
+    finally:
+        gateway.stop()
+    refused = runner.invoke(app, args)  # the gateway is gone: a clear error, non-zero exit
+    assert refused.exit_code == 1 and "cannot push to the Pushgateway" in refused.output
+    daemon = runner.invoke(app, ["monitor", "--push-gateway", "http://127.0.0.1:1"])
+    assert daemon.exit_code == 2 and "is for --once" in daemon.output
