@@ -514,24 +514,6 @@ def copy_registered_model(uri: str, dst: Path) -> tuple[Path, dict[str, str]]:
     return registry.fetch_verified(mlflow_client, version, dst), dict(version.tags)
 
 
-def register_package(folder: Path, model_name: str, tags: dict[str, str], run_name: str) -> str:
-    from ticketops.registry import TAG_ARTIFACT_SHA, client, log_model_version
-
-    keep = {k: v for k, v in tags.items() if k == TAG_ARTIFACT_SHA or k in ("model_family", "data_md5")}
-    version = log_model_version(
-        client(),
-        package_dir=folder,
-        experiment="ticketops-bench-rollout",
-        model_name=model_name,
-        run_name=run_name,
-        params={},
-        metrics={},
-        artifacts={},
-        tags=keep,
-    )
-    return str(version.version)
-
-
 def register_models(args: argparse.Namespace, root: Path, model_name: str) -> tuple[str, str, str, list[str]]:
     """Stable, good canary and bad canary versions in a throw-away registry under ``root``; traffic texts."""
     tiny = load_tiny_model_helpers()
@@ -540,8 +522,13 @@ def register_models(args: argparse.Namespace, root: Path, model_name: str) -> tu
     log(f"throw-away registry {registry.tracking_uri}")
     if copied is not None:
         folder, tags = copied
-        stable = register_package(folder, model_name, tags, "stable (copy)")
-        good = register_package(folder, model_name, tags, "good canary (copy)")
+        from ticketops.bench_models import register
+
+        family, data_md5 = tags.get("model_family", "unknown"), tags.get("data_md5", "unknown")
+        stable, good = (
+            register(folder, model_name, family, run, experiment="ticketops-bench-rollout", data_md5=data_md5)
+            for run in ("stable (copy)", "good canary (copy)")
+        )
         bad = tiny.register_tiny_model(registry, alias=None, sample_fraction=BAD_SAMPLE_FRACTION)
         from ticketops.fileio import read_csv
         from ticketops.registration import REFERENCE_FILE

@@ -101,7 +101,14 @@ def package(classifier: Classifier, data: PipelineData, params: Params, root: Pa
     return dst
 
 
-def register(folder: Path, model_name: str, family: str, run_name: str) -> str:
+def register(
+    folder: Path,
+    model_name: str,
+    family: str,
+    run_name: str,
+    experiment: str = "ticketops-bench-serve",
+    data_md5: str = "bench",
+) -> str:
     """One version in the registry ``MLFLOW_TRACKING_URI`` points at (set it to a throw-away store first)."""
     from ticketops.fileio import read_json
     from ticketops.registry import TAG_ARTIFACT_SHA, client, log_model_version
@@ -110,13 +117,13 @@ def register(folder: Path, model_name: str, family: str, run_name: str) -> str:
     version = log_model_version(
         client(),
         package_dir=folder,
-        experiment="ticketops-bench-serve",
+        experiment=experiment,
         model_name=model_name,
         run_name=run_name,
         params={},
         metrics={},
         artifacts={},
-        tags={TAG_ARTIFACT_SHA: digest, "model_family": family, "data_md5": "bench"},
+        tags={TAG_ARTIFACT_SHA: digest, "model_family": family, "data_md5": data_md5},
     )
     return str(version.version)
 

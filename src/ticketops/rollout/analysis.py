@@ -109,26 +109,16 @@ class CanaryAnalysis:
             canary_requests = self._sum("ticketops_requests_total", f'track="canary",route="{CLASSIFY_ROUTE}"', window)
             stable_requests = self._sum("ticketops_requests_total", f'track="stable",route="{CLASSIFY_ROUTE}"', window)
             minimum = self.limits.min_canary_requests
-            if canary_requests is None or canary_requests < minimum:
-                check = CheckResult(
-                    "traffic",
-                    Verdict.INCONCLUSIVE,
-                    canary_requests,
-                    stable_requests,
-                    minimum,
-                    f"{canary_requests or 0:.0f} canary requests in {window}s, need {minimum}",
-                )
-                return Analysis(Verdict.INCONCLUSIVE, [check], window, canary_requests)
-            if stable_requests is None or stable_requests < minimum:
-                check = CheckResult(
-                    "traffic",
-                    Verdict.INCONCLUSIVE,
-                    canary_requests,
-                    stable_requests,
-                    minimum,
-                    f"{stable_requests or 0:.0f} stable requests in {window}s, need {minimum} to compare",
-                )
-                return Analysis(Verdict.INCONCLUSIVE, [check], window, canary_requests)
+            for track, requests, purpose in (
+                ("canary", canary_requests, ""),
+                ("stable", stable_requests, " to compare"),
+            ):
+                if requests is None or requests < minimum:
+                    reason = f"{requests or 0:.0f} {track} requests in {window}s, need {minimum}{purpose}"
+                    check = CheckResult(
+                        "traffic", Verdict.INCONCLUSIVE, canary_requests, stable_requests, minimum, reason
+                    )
+                    return Analysis(Verdict.INCONCLUSIVE, [check], window, canary_requests)
             checks = [
                 self.error_rate(window, canary_requests, stable_requests),
                 self.latency(window),
