@@ -223,6 +223,18 @@ class ServiceMetrics:
             if flag:
                 review.inc()
 
+    def declare_labels(self, model_version: str, labels: Iterable[str], stages: Iterable[str]) -> None:
+        """Create every (label, stage) series of ``ticketops_predictions_total`` at 0 when the model loads.
+
+        The series then say which intents this replica can predict at all: canary analysis tells a canary that
+        learnt new intents (the stable track has no series for them) from one that merely predicts differently.
+        """
+        for stage in stages:
+            for label in labels:
+                key = (label, model_version, stage)
+                if key not in self._prediction_children:
+                    self._prediction_children[key] = self._predictions.labels(label, model_version, stage, self.track)
+
     def _version_children(self, model_version: str):
         children = self._per_version.get(model_version)
         if children is None:
