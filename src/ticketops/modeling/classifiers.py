@@ -118,12 +118,11 @@ class EncoderClassifier(Classifier):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return encode(self.encoder, texts, batch_size=self.encoder_batch_size)
 
-    def features(self, texts: Sequence[str], embeddings: np.ndarray | None = None):
-        embeddings = self.embed(texts) if embeddings is None else embeddings
-        return combine_features(self.vectorizer, texts, embeddings, self.embedding_weight)
-
     def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
-        return self.head.predict_proba(self.features(texts, embeddings))
+        embeddings = self.embed(texts) if embeddings is None else embeddings
+        return self.head.predict_proba_of_blocks(
+            feature_blocks(self.vectorizer, texts, embeddings, self.embedding_weight)
+        )
 
     def _save_encoder(self, folder: Path) -> dict[str, Any]:
         path = base_encoder_path()
@@ -184,12 +183,16 @@ class FinetunedClassifier(EncoderClassifier):
         return folder / "encoder"
 
 
-def combine_features(vectorizer, texts: Sequence[str], embeddings: np.ndarray, weight: float):
-    """Sparse tf-idf beside weighted dense embeddings (or the embeddings alone without a vectorizer)."""
+def feature_blocks(vectorizer, texts: Sequence[str], embeddings: np.ndarray, weight: float) -> list:
+    """The feature columns in order: sparse tf-idf (with a vectorizer), then weighted dense embeddings."""
     dense = np.asarray(embeddings, dtype=np.float32) * weight
-    if vectorizer is None:
-        return dense
-    return sp.hstack([vectorizer.transform(list(texts)), sp.csr_matrix(dense)], format="csr")
+    return [dense] if vectorizer is None else [vectorizer.transform(list(texts)), dense]
+
+
+def combine_features(vectorizer, texts: Sequence[str], embeddings: np.ndarray, weight: float):
+    """The blocks as one matrix, for fitting (prediction applies the head block by block: no copy)."""
+    blocks = feature_blocks(vectorizer, texts, embeddings, weight)
+    return blocks[0] if len(blocks) == 1 else sp.hstack([blocks[0], sp.csr_matrix(blocks[1])], format="csr")
 
 
 class CascadeClassifier(Classifier):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,12 @@ class LinearHead:
 
     weight: np.ndarray  # (n_labels, n_features)
     bias: np.ndarray  # (n_labels,)
+    # ``weight.T`` laid out row-major in float64 (tf-idf's dtype) once: ``sparse @ weight.T`` otherwise converts
+    # all of it on every call (34k x 77 for the hybrid: ~9 ms of a one-ticket prediction; 0.01 ms after).
+    weight_t: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight_t", np.ascontiguousarray(self.weight.T, dtype=np.float64))
 
     @classmethod
     def fit(cls, features, y: np.ndarray, n_labels: int, C: float, max_iter: int, seed: int) -> LinearHead:
@@ -32,12 +39,26 @@ class LinearHead:
         return cls(weight, bias)
 
     def logits(self, features) -> np.ndarray:
-        product = features @ self.weight.T
-        product = product.toarray() if sp.issparse(product) else np.asarray(product)
-        return product + self.bias
+        return self.logits_of_blocks([features])
+
+    def logits_of_blocks(self, blocks: Sequence) -> np.ndarray:
+        """Logits of features given as column blocks (e.g. sparse tf-idf, dense embeddings), never stacked."""
+        logits = np.tile(self.bias.astype(np.float64), (blocks[0].shape[0], 1))
+        offset = 0
+        for block in blocks:
+            width = block.shape[1]
+            part = block @ self.weight_t[offset : offset + width]
+            logits += part.toarray() if sp.issparse(part) else np.asarray(part)
+            offset += width
+        if offset != self.weight.shape[1]:
+            raise ValueError(f"features have {offset} columns, the head expects {self.weight.shape[1]}")
+        return logits
 
     def predict_proba(self, features) -> np.ndarray:
         return softmax(self.logits(features))
+
+    def predict_proba_of_blocks(self, blocks: Sequence) -> np.ndarray:
+        return softmax(self.logits_of_blocks(blocks))
 
     def save(self, path: Path) -> None:
         save_file({"weight": np.ascontiguousarray(self.weight), "bias": np.ascontiguousarray(self.bias)}, str(path))

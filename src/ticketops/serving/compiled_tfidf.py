@@ -68,10 +68,10 @@ class CompiledTfidf:
         self.labels = list(classifier.labels)
         self._blocks = _blocks(classifier.vectorizer)
         width = sum(len(b.vocabulary) for b in self._blocks)
-        weight = np.asarray(classifier.head.weight)
-        if weight.shape[1] != width:
-            raise UnsupportedVectorizer(f"head expects {weight.shape[1]} features, the vectorizers make {width}")
-        self._weight_t = np.ascontiguousarray(weight.T)  # (features, labels): one row per n-gram
+        self._weight_t = classifier.head.weight_t  # (features, labels): one row per n-gram
+        if self._weight_t.shape[0] != width:
+            expected = self._weight_t.shape[0]
+            raise UnsupportedVectorizer(f"head expects {expected} features, the vectorizers make {width}")
         self._bias = np.asarray(classifier.head.bias, dtype=np.float64)
 
     def _features(self, text: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
