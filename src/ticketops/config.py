@@ -160,7 +160,7 @@ class RolloutChecks(_Section):
     p99_floor_s: float = 0.25  # a canary p99 below this never fails, whatever the ratio
     max_prediction_divergence: float = 0.3  # total variation distance beyond sampling noise
     max_review_rate_increase: float = 0.1
-    max_accuracy_drop: float = 0.03
+    max_accuracy_drop: float = 0.03  # beyond sampling noise (one-sided 95% bound of the difference)
     min_feedback: int = Field(20, ge=1)
 
 

@@ -6,6 +6,7 @@ or Prometheus unreachable are inconclusive: the controller pauses and retries, a
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
@@ -16,6 +17,7 @@ from ticketops.promql import PrometheusUnavailable, PromQL
 
 CLASSIFY_ROUTE = "/classify"
 NULL_DRAWS = 400
+ONE_SIDED_95 = 1.645  # standard normal quantile
 
 
 class Verdict(StrEnum):
@@ -92,6 +94,17 @@ def new_intent_share(canary: dict[str, float], stable: dict[str, float]) -> floa
     if total <= 0:
         return 0.0
     return sum(v for label, v in canary.items() if label not in stable) / total
+
+
+def accuracy_noise(canary: float, n_canary: float, stable: float, n_stable: float) -> float:
+    """How far below stable's accuracy the canary's may fall by chance alone: the one-sided 95% bound of the
+    difference of two proportions under the null that both tracks are equally accurate (pooled).
+
+    With the 20-odd labels a step window holds, a 3-point drop is noise (one standard error is ~8 points):
+    a fixed margin alone failed good canaries at random.
+    """
+    pooled = (canary * n_canary + stable * n_stable) / (n_canary + n_stable)
+    return ONE_SIDED_95 * math.sqrt(pooled * (1 - pooled) * (1 / n_canary + 1 / n_stable))
 
 
 def window_increase(metric: str, selector: str, window: int) -> str:
@@ -230,8 +243,8 @@ class CanaryAnalysis:
                 stable,
                 detail=f"not enough feedback ({n_canary:.0f} canary / {n_stable:.0f} stable labels, need {minimum})",
             )
-        limit = stable - self.limits.max_accuracy_drop
+        noise = accuracy_noise(canary, n_canary, stable, n_stable)
+        limit = stable - self.limits.max_accuracy_drop - noise
         verdict = Verdict.FAIL if canary < limit else Verdict.PASS
-        return CheckResult(
-            "live_accuracy", verdict, canary, stable, limit, f"canary {canary:.1%} vs stable {stable:.1%}"
-        )
+        detail = f"canary {canary:.1%} vs stable {stable:.1%} (sampling noise {noise:.1%}, {n_canary:.0f} labels)"
+        return CheckResult("live_accuracy", verdict, canary, stable, limit, detail)

@@ -1,4 +1,5 @@
-"""Canary divergence through a real Prometheus: a canary that learnt new intents is not failed for using them.
+"""Canary checks through a real Prometheus that judge models rather than servers, against their noise: a canary
+that learnt new intents is not failed for using them, nor one whose few feedback labels fall a little short.
 
 Two ServiceMetrics registries (stable and canary tracks) are served over HTTP and scraped by the Debian
 ``prometheus``; the analysis reads them back with the same PromQL the rollout controller uses.
@@ -16,7 +17,7 @@ from tests.helpers.prometheus import start_prometheus
 from ticketops.config import RolloutChecks
 from ticketops.processes import free_port
 from ticketops.promql import PromQL
-from ticketops.rollout.analysis import CanaryAnalysis, Verdict, new_intent_share
+from ticketops.rollout.analysis import CanaryAnalysis, Verdict, accuracy_noise, new_intent_share
 from ticketops.serving.metrics import ServiceMetrics
 
 OLD = [f"intent_{i}" for i in range(8)]
@@ -29,6 +30,11 @@ def test_new_intent_share_counts_only_intents_stable_cannot_predict():
     assert new_intent_share({"a": 6.0, "b": 2.0, "new": 2.0}, stable) == pytest.approx(0.2)
     assert new_intent_share({"a": 5.0, "b": 5.0}, stable) == 0.0
     assert new_intent_share({}, stable) == 0.0
+
+
+def test_accuracy_noise_shrinks_with_labels():
+    few, many = accuracy_noise(0.74, 27, 0.86, 300), accuracy_noise(0.74, 2700, 0.86, 30000)
+    assert 0.1 < few < 0.15 and many < 0.02  # 27 labels: a 12-point gap is chance; 2,700: it is not
 
 
 def predict(metrics: ServiceMetrics, version: str, counts: dict[str, int]) -> None:
@@ -65,13 +71,13 @@ def tracks(tmp_path):
             server.server_close()
 
 
-def wait_scraped(prom: PromQL, expected: float) -> None:
+def wait_scraped(prom: PromQL, expected: float, expr: str = "sum(ticketops_predictions_total)") -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if prom.scalar("sum(ticketops_predictions_total)") == expected:
+        if prom.scalar(expr) == expected:
             return
         time.sleep(0.5)
-    pytest.fail(f"Prometheus never saw {expected} predictions")
+    pytest.fail(f"Prometheus never saw {expr} == {expected}")
 
 
 def test_divergence_allows_the_share_on_learnt_intents_but_not_more(tracks):
@@ -94,3 +100,26 @@ def test_divergence_allows_the_share_on_learnt_intents_but_not_more(tracks):
     wait_scraped(prom, 2 * 800 + 3000 + 560)
     collapsed = analysis.divergence(WINDOW_S)
     assert collapsed.verdict is Verdict.FAIL, collapsed
+
+
+def label(metrics: ServiceMetrics, version: str, correct: int, wrong: int) -> None:
+    for outcome, n in ((True, correct), (False, wrong)):
+        for _ in range(n):
+            metrics.observe_feedback(version, outcome)
+
+
+def test_live_accuracy_fails_only_a_drop_beyond_sampling_noise(tracks):
+    metrics, prom = tracks
+    analysis = CanaryAnalysis(prom, RolloutChecks(max_accuracy_drop=0.03, min_feedback=20))
+    # A step's worth of labels: the canary 20 of 27 right, stable 257 of 300 (74% vs 86%).
+    label(metrics["canary"], "2", 20, 7)
+    label(metrics["stable"], "1", 257, 43)
+    wait_scraped(prom, 327, "sum(ticketops_feedback_total)")
+    few = analysis.live_accuracy(WINDOW_S, "2", "1")
+    assert few.verdict is Verdict.PASS and "sampling noise" in few.detail, few
+    # Ten times the labels at the same rates: now the drop is real.
+    label(metrics["canary"], "2", 180, 63)
+    label(metrics["stable"], "1", 2313, 387)
+    wait_scraped(prom, 3270, "sum(ticketops_feedback_total)")
+    many = analysis.live_accuracy(WINDOW_S, "2", "1")
+    assert many.verdict is Verdict.FAIL, many
