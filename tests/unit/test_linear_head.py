@@ -1,4 +1,5 @@
-"""The linear head applied block by block gives the stacked matrix's probabilities, and refuses a width mismatch."""
+"""The linear head applied block by block gives the stacked matrix's probabilities, refuses a width mismatch,
+and knows which labels training never saw."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tests.helpers.tiny_model import tiny_frame, tiny_labels
+from ticketops.config import TrainParams
 from ticketops.modeling.linear import LinearHead
+from ticketops.modeling.training import train_classifier
 
 
 @pytest.fixture
@@ -30,3 +34,13 @@ def test_blocks_give_the_stacked_probabilities(head):
 def test_a_width_mismatch_is_an_error(head):
     with pytest.raises(ValueError, match="39 columns, the head expects 40"):
         head.logits_of_blocks([np.zeros((1, 39))])
+
+
+def test_a_label_missing_from_training_is_never_predictable():
+    frame = tiny_frame()
+    labels = tiny_labels()
+    held_out = labels[0]
+    model = train_classifier(TrainParams(model="tfidf", threads=1), labels, frame[frame["label"] != held_out], False)
+    assert model.predictable_labels() == labels[1:]
+    assert model.labels == labels  # one label set for every version; only the predictable ones differ
+    assert held_out not in set(model.predict(frame["text"].tolist()))

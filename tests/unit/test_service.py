@@ -303,6 +303,9 @@ def test_metrics_expose_every_required_family_with_its_labels(client) -> None:
         sample_labels = {key for s in families[name] for key in s.labels} - {"le"}
         assert labels <= sample_labels, (name, sample_labels)
         assert all(s.labels.get("track") == "canary" for s in families[name]), name
+    # Every intent the model can predict has a series from the start (canary analysis reads which ones exist).
+    declared = {s.labels["label"] for s in families["ticketops_predictions"] if s.name.endswith("_total")}
+    assert declared == set(tiny_labels())
 
 
 # --- redaction ------------------------------------------------------------------------------------

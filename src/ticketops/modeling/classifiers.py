@@ -44,6 +44,16 @@ class Classifier(ABC):
     def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int) -> Classifier:
         """Rebuild from the files written by ``_save_parts``."""
 
+    def predictable_labels(self) -> list[str]:
+        """The labels this model can answer at all: those in its training data (a head gives the rest no chance).
+
+        A model trained before some intents existed still lists them in ``labels`` (one label set for all
+        versions); canary analysis must know it cannot predict them."""
+        head = getattr(self, "head", None)
+        if not isinstance(head, LinearHead):
+            return list(self.labels)
+        return [label for label, trained in zip(self.labels, head.trained(), strict=True) if trained]
+
     def predict(self, texts: Sequence[str]) -> list[str]:
         proba = self.predict_proba(texts)
         return [self.labels[i] for i in proba.argmax(axis=1)]
@@ -225,6 +235,10 @@ class CascadeClassifier(Classifier):
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.predict_proba_with_stage(texts)[0]
+
+    def predictable_labels(self) -> list[str]:
+        either = set(self.fast.predictable_labels()) | set(self.slow.predictable_labels())
+        return [label for label in self.labels if label in either]
 
     def _save_parts(self, folder: Path) -> dict[str, Any]:
         self.fast.save(folder / self.FAST)

@@ -10,6 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 
+UNSEEN_BIAS = -1e4  # the bias of a label absent from the training data (fitted ones are a few units)
+
 
 @dataclass(frozen=True)
 class LinearHead:
@@ -33,10 +35,14 @@ class LinearHead:
         model = LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
         model.fit(features, y)
         weight = np.zeros((n_labels, model.coef_.shape[1]), dtype=np.float32)
-        bias = np.full(n_labels, -1e4, dtype=np.float32)  # a label never seen in training is never predicted
+        bias = np.full(n_labels, UNSEEN_BIAS, dtype=np.float32)  # a label never seen in training: never predicted
         weight[present] = model.coef_
         bias[present] = model.intercept_
         return cls(weight, bias)
+
+    def trained(self) -> np.ndarray:
+        """Per label, whether it was in the training data (the others can never win the softmax)."""
+        return self.bias > UNSEEN_BIAS / 2
 
     def logits(self, features) -> np.ndarray:
         return self.logits_of_blocks([features])

@@ -163,7 +163,8 @@ class ServingRuntime:
         )
         self.model = model
         self.metrics.set_model(model.version, model.alias, model.data_md5, model.family)
-        self.metrics.declare_labels(model.version, sorted(model.labels), (FAST, SLOW) if stages else (scorer.stage,))
+        predictable = loaded.predictor.classifier.predictable_labels()
+        self.metrics.declare_labels(model.version, predictable, (FAST, SLOW) if stages else (scorer.stage,))
         if reference_share is not None:
             self.metrics.set_slow_share_reference(model.version, reference_share)
         self.not_ready_reason = ""
