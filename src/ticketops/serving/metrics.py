@@ -228,7 +228,11 @@ class ServiceMetrics:
 
         The series then say which intents this replica can predict at all: canary analysis tells a canary that
         learnt new intents (the stable track has no series for them) from one that merely predicts differently.
+        The needs-review counter is created with them: the review rate divides one by the other, and canary
+        analysis counts a series that already existed differently from one born inside its window
+        (rollout/analysis.py, window_increase), so numerator and denominator must be born together.
         """
+        self._version_children(model_version)
         for stage in stages:
             for label in labels:
                 key = (label, model_version, stage)
