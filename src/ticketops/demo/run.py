@@ -144,8 +144,10 @@ class Demo:
         self.log(f"  v{registration['version']} is @champion: {registration['gate']['reason']}")
 
     def commit(self, message: str) -> None:
-        subprocess.run(["git", "add", "-A"], cwd=self.ws, check=True, capture_output=True)
-        subprocess.run(["git", "commit", "-qm", message, "--allow-empty"], cwd=self.ws, check=True, capture_output=True)
+        for command in (["git", "add", "-A"], ["git", "commit", "-qm", message, "--allow-empty"]):
+            result = subprocess.run(command, cwd=self.ws, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"`{' '.join(command)}` failed in {self.ws}: {result.stderr.strip()[-500:]}")
 
     def serve(self) -> None:
         from ticketops import registry
@@ -267,9 +269,10 @@ class Demo:
 
     def retrained(self) -> dict:
         self.phase(6, "retraining on agents' labels: a new DVC data version, dvc repro, the promotion gate")
-        self.wait("retraining", lambda: not self.trigger.state.running and self.retrain_summary, timeout=1200, every=5)
-        if self.trigger.state.last_error:
-            raise RuntimeError(f"retraining failed: {self.trigger.state.last_error}")
+        state = self.trigger.state
+        self.wait("retraining", lambda: not state.running and (self.retrain_summary or state.last_error), 1200, every=5)
+        if state.last_error:
+            raise RuntimeError(f"retraining failed: {state.last_error}")
         summary = self.retrain_summary
         gate = summary["registration"]["gate"]
         self.log(
