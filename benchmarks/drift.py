@@ -31,12 +31,10 @@ import pandas as pd
 
 from ticketops.benchmarking import write_report
 from ticketops.config import MonitorParams, Params, load_params
-from ticketops.data.ingest import SEED
 from ticketops.data.labels import load_labels
-from ticketops.data.split import assign_splits, text_rank
 from ticketops.evaluation import review_threshold
-from ticketops.fileio import read_csv
 from ticketops.modeling.embedding_cache import EmbeddingCache
+from ticketops.monitoring.bench_pools import bench_pools
 from ticketops.monitoring.calibration import choose_thresholds, standard_score
 from ticketops.monitoring.check import check_drift
 from ticketops.monitoring.embedding import model_embedder
@@ -61,12 +59,6 @@ class Bench:
     scenario_pool: pd.DataFrame
     embed: Callable[[list[str]], np.ndarray]
     sizes: dict[str, int]
-
-
-def seed_frame(params: Params) -> pd.DataFrame:
-    p = params.ingest
-    raw = read_csv(ROOT / p.seed_path)
-    return pd.DataFrame({"text": raw[p.seed_text_column], "label": raw[p.seed_label_column], "origin": SEED})
 
 
 def cached_embedder(cache: EmbeddingCache, embed: Callable) -> Callable[[list[str]], np.ndarray]:
@@ -105,13 +97,9 @@ def prepare(params: Params, family: str | None) -> Bench:
     from ticketops.modeling.training import train_classifier
 
     sc = params.scenarios
-    frame = seed_frame(params)
-    split = assign_splits(frame, params.split.seed, 0.4, 0.1, tuple(sc.new_intent_labels))
-    train, validation = frame[split == "train"], frame[split == "validation"]
-    pool = frame[split.isin(["test", "holdout"])].reset_index(drop=True)
-    in_calibration = pool["text"].map(lambda t: text_rank(t, params.split.seed + 1) < 1 / 3)
-    calibration_pool = everyday(pool[in_calibration], sc).reset_index(drop=True)
-    evaluation_pool = pool[~in_calibration].reset_index(drop=True)
+    pools = bench_pools(params, ROOT)
+    train, pool, reference_frame = pools.train, pools.pool, pools.reference
+    calibration_pool, evaluation_pool = pools.calibration_pool, pools.evaluation_pool
     train_params = params.train.model_copy(update={"model": family or params.train.model})
     cache_path = ROOT / "data/embeddings/minilm.safetensors"
     cache = EmbeddingCache.load(cache_path)
@@ -128,9 +116,6 @@ def prepare(params: Params, family: str | None) -> Bench:
     classifier = train_classifier(train_params, labels, train, cache, progress=False)
     print(f"  trained in {time.perf_counter() - started:.0f}s", flush=True)
     embed = cached_embedder(cache, model_embedder(classifier, threads=train_params.threads))
-    reference_frame = validation.sample(
-        n=min(len(validation), params.evaluate.reference_sample_size), random_state=params.split.seed
-    )
     bench = Bench(params, classifier, 0.5, None, calibration_pool, evaluation_pool, pool, embed, {})  # type: ignore[arg-type]
     texts = reference_frame["text"].tolist()
     embeddings = embed(texts)

@@ -25,46 +25,31 @@ import pandas as pd
 
 from ticketops.benchmarking import write_report
 from ticketops.config import load_params
-from ticketops.data.ingest import SEED
 from ticketops.data.labels import load_labels
-from ticketops.data.split import assign_splits, text_rank
-from ticketops.fileio import read_csv
 from ticketops.modeling.classifiers import CascadeClassifier
 from ticketops.modeling.embedding_cache import EmbeddingCache
+from ticketops.monitoring.bench_pools import bench_pools
 from ticketops.monitoring.calibration import choose_thresholds
-from ticketops.monitoring.scenarios import SCENARIOS, everyday, scenario_window
+from ticketops.monitoring.scenarios import SCENARIOS, scenario_window
 from ticketops.monitoring.thresholds import two_proportion_p_value
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "slow_share"
 
 
-def seed_frame(params) -> pd.DataFrame:
-    p = params.ingest
-    raw = read_csv(ROOT / p.seed_path)
-    return pd.DataFrame({"text": raw[p.seed_text_column], "label": raw[p.seed_label_column], "origin": SEED})
-
-
 def prepare(params):
     """The cascade (new intents held out), its reference share, and the calibration and evaluation pools."""
     from ticketops.modeling.training import train_classifier
 
-    sc = params.scenarios
-    frame = seed_frame(params)
-    split = assign_splits(frame, params.split.seed, 0.4, 0.1, tuple(sc.new_intent_labels))
-    train, validation = frame[split == "train"], frame[split == "validation"]
-    pool = frame[split.isin(["test", "holdout"])].reset_index(drop=True)
-    in_calibration = pool["text"].map(lambda t: text_rank(t, params.split.seed + 1) < 1 / 3)
+    pools = bench_pools(params, ROOT)
+    train, validation = pools.train, pools.validation
     train_params = params.train.model_copy(update={"model": "cascade"})
     labels = load_labels(ROOT / params.ingest.labels_path)
     cache = EmbeddingCache.load(ROOT / "data/embeddings/minilm.safetensors")
     print(f"training a cascade on {len(train)} tickets (new intents held out) ...", flush=True)
     cascade = train_classifier(train_params, labels, train, cache, progress=False, validation=validation)
     assert isinstance(cascade, CascadeClassifier)
-    reference = validation.sample(
-        n=min(len(validation), params.evaluate.reference_sample_size), random_state=params.split.seed
-    )
-    return cascade, reference, everyday(pool[in_calibration], sc).reset_index(drop=True), pool[~in_calibration]
+    return cascade, pools.reference, pools.calibration_pool, pools.evaluation_pool
 
 
 class Router:
