@@ -28,19 +28,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_pools import bench_pools
+from benchmarking import write_report
 
-from ticketops.benchmarking import write_report
 from ticketops.config import MonitorParams, Params, load_params
 from ticketops.data.labels import load_labels
-from ticketops.evaluation import review_threshold
+from ticketops.evaluation.metrics import review_threshold
 from ticketops.modeling.embedding_cache import EmbeddingCache
-from ticketops.monitoring.bench_pools import bench_pools
 from ticketops.monitoring.calibration import choose_thresholds, standard_score
 from ticketops.monitoring.check import check_drift
 from ticketops.monitoring.embedding import model_embedder
-from ticketops.monitoring.scenarios import SCENARIOS, everyday, scenario_window
 from ticketops.monitoring.signals import DriftVerdict
 from ticketops.monitoring.windows import Window, embedding_sample, keep_embeddings, make_window, with_embeddings
+from ticketops.simulation.scenarios import SCENARIOS, everyday, scenario_window
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIFT_SCENARIOS = [s for s in SCENARIOS if s != "steady"]

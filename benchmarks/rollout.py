@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ticketops.config import RolloutParams
     from ticketops.rollout.controller import RolloutController
     from ticketops.rollout.events import RolloutEvent
-    from ticketops.rollout.local_stack import LocalStack
+    from ticketops.rollout.local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_ROLLBACK_SECONDS = 30.0
@@ -273,7 +273,7 @@ class SplitWatch:
         self.thread.join(timeout=5)
 
     def _loop(self) -> None:
-        from ticketops.rollout.local_stack import pid_alive
+        from ticketops.rollout.local.stack import pid_alive
 
         with httpx.Client(timeout=2.0) as http:
             while not self.stopped.is_set():
@@ -332,12 +332,12 @@ class Bench:
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"rollback": [], "promotion": []})
 
     def controller(self) -> RolloutController:
-        from ticketops.promql import PromQL
-        from ticketops.registry import client
+        from ticketops.registry.store import client
         from ticketops.rollout.analysis import CanaryAnalysis
         from ticketops.rollout.controller import RolloutController
         from ticketops.rollout.events import EventLog
-        from ticketops.rollout.local_backend import LocalBackend
+        from ticketops.rollout.local.backend import LocalBackend
+        from ticketops.rollout.promql import PromQL
 
         return RolloutController(
             LocalBackend(self.stack),
@@ -350,7 +350,7 @@ class Bench:
         )
 
     def set_aliases(self, challenger: str) -> None:
-        from ticketops.registry import client, set_alias
+        from ticketops.registry.store import client, set_alias
 
         mlflow_client = client()
         set_alias(mlflow_client, self.model_name, "champion", self.stable_version)
@@ -506,7 +506,7 @@ def summarise(bench: Bench) -> dict[str, Any]:
 
 def copy_registered_model(uri: str, dst: Path) -> tuple[Path, dict[str, str]]:
     """The verified package of ``uri`` from the project's registry (only read), and its tags."""
-    from ticketops import registry
+    from ticketops.registry import store as registry
 
     mlflow_client = registry.client()
     version = registry.get_version(mlflow_client, registry.parse_model_uri(uri))
@@ -522,7 +522,7 @@ def register_models(args: argparse.Namespace, root: Path, model_name: str) -> tu
     log(f"throw-away registry {registry.tracking_uri}")
     if copied is not None:
         folder, tags = copied
-        from ticketops.bench_models import register
+        from bench_models import register
 
         family, data_md5 = tags.get("model_family", "unknown"), tags.get("data_md5", "unknown")
         stable, good = (
@@ -531,7 +531,7 @@ def register_models(args: argparse.Namespace, root: Path, model_name: str) -> tu
         )
         bad = tiny.register_tiny_model(registry, alias=None, sample_fraction=BAD_SAMPLE_FRACTION)
         from ticketops.fileio import read_csv
-        from ticketops.registration import REFERENCE_FILE
+        from ticketops.registry.register import REFERENCE_FILE
 
         texts = read_csv(folder / REFERENCE_FILE)["text"].astype(str).tolist()
     else:
@@ -566,10 +566,11 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TICKETOPS_ROOT", str(ROOT))  # children run from the repo, wherever this was started
 
-    from ticketops.benchmarking import write_report
+    from benchmarking import write_report
+
     from ticketops.config import load_params
     from ticketops.processes import free_port
-    from ticketops.rollout.local_stack import LocalStack
+    from ticketops.rollout.local.stack import LocalStack
 
     params = load_params()
     rollout = params.rollout.model_copy(update={"analysis_interval_s": args.interval})

@@ -46,11 +46,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import httpx
 import numpy as np
 import psutil
+from benchmarking import write_report
 
-from ticketops.benchmarking import write_report
-from ticketops.config import Params, ServiceSettings, load_params
+from ticketops.config import Params, load_params
 from ticketops.fileio import read_csv
 from ticketops.processes import ManagedProcess, free_port
+from ticketops.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_name("serve.lua")
@@ -117,7 +118,7 @@ def load_test(path: Path) -> tuple[list[str], list[str]]:
 def in_process(model_uri: str, texts: list[str], labels: list[str], settings: ServiceSettings, seconds: float) -> dict:
     """Tickets/s of the service's batch function over the test tickets, batches of batch_max_size; the first
     pass over every ticket also gives the model's accuracy on the test split (and, for a cascade, its stages)."""
-    from ticketops.serving.bento_model import open_any
+    from ticketops.registry.bento import open_any
     from ticketops.serving.scoring import Scorer, set_encoder_batch_size
 
     batch = settings.batch_max_size
@@ -355,7 +356,8 @@ def cascade_goals(cascade: dict, slow: dict, tolerance: float) -> dict:
 def prepare_models(args: argparse.Namespace, root: Path, params: Params) -> dict[str, str]:
     """The models to measure, registered in a throw-away MLflow store under ``root`` (the project's registry
     is only read): a cascade and its slow stage alone, or the one ``--model-uri`` if it is not a cascade."""
-    from ticketops import bench_models
+    import bench_models
+
     from ticketops.modeling.classifiers import CascadeClassifier
 
     data = bench_models.PipelineData.load(ROOT, params)

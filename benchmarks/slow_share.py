@@ -22,16 +22,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_pools import bench_pools
+from benchmarking import write_report
 
-from ticketops.benchmarking import write_report
 from ticketops.config import load_params
 from ticketops.data.labels import load_labels
 from ticketops.modeling.classifiers import CascadeClassifier
 from ticketops.modeling.embedding_cache import EmbeddingCache
-from ticketops.monitoring.bench_pools import bench_pools
 from ticketops.monitoring.calibration import choose_thresholds
-from ticketops.monitoring.scenarios import SCENARIOS, scenario_window
 from ticketops.monitoring.thresholds import two_proportion_p_value
+from ticketops.simulation.scenarios import SCENARIOS, scenario_window
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "slow_share"

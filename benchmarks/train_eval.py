@@ -18,10 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ticketops.benchmarking import write_report
+from benchmarking import write_report
+
 from ticketops.config import load_params
 from ticketops.data.labels import load_labels
-from ticketops.evaluation import cascade_metrics, headline_metrics
+from ticketops.evaluation.evaluate import cascade_metrics
+from ticketops.evaluation.metrics import headline_metrics
 from ticketops.fileio import read_csv
 from ticketops.modeling.embedding_cache import EmbeddingCache
 

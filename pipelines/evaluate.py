@@ -4,11 +4,11 @@ from pathlib import Path
 
 from ticketops.config import load_params
 from ticketops.data.labels import load_labels
-from ticketops.evaluation import cascade_metrics, evaluate_classifier
+from ticketops.evaluation.evaluate import cascade_metrics, evaluate_classifier
+from ticketops.evaluation.model_card import render_model_card
+from ticketops.evaluation.plots import confusion_png, reliability_png
 from ticketops.fileio import read_csv, read_json, write_csv, write_json
-from ticketops.model_card import render_model_card
 from ticketops.modeling.classifiers import CascadeClassifier, load_classifier
-from ticketops.plots import confusion_png, reliability_png
 
 MODEL_DIR = Path("models/model")
 EVAL_DIR = Path("models/evaluation")

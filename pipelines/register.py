@@ -4,8 +4,8 @@ from pathlib import Path
 
 from ticketops.config import load_params
 from ticketops.fileio import read_csv, read_json, write_json
-from ticketops.registration import register_candidate, registration_summary
-from ticketops.registry import client
+from ticketops.registry.register import register_candidate, registration_summary
+from ticketops.registry.store import client
 
 
 def main() -> None:

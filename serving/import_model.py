@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from ticketops.config import DEFAULT_MODEL_URI
-from ticketops.serving.bento_model import import_from_registry
+from ticketops.registry.bento import import_from_registry
+from ticketops.settings import DEFAULT_MODEL_URI
 
 
 def main() -> None:

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING
 import bentoml
 from starlette.types import ASGIApp
 
-from ticketops.config import service_settings
 from ticketops.serving.auth import BearerAuthMiddleware
 from ticketops.serving.http import build_contract_app
 from ticketops.serving.instrumentation import RequestMetricsMiddleware
+from ticketops.settings import service_settings
 
 if TYPE_CHECKING:
     from ticketops.serving.metrics import ServiceMetrics

@@ -1,45 +1,17 @@
-"""One place that reads configuration: ``params.yaml`` for the pipeline, environment variables for services.
+"""``params.yaml``: the pipeline's parameters, one typed section per DVC stage (plus rollout, monitor, scenarios).
 
-Nothing here runs at import time; callers ask for what they need when they need it.
+Nothing here runs at import time; ``load_params`` reads the file when a caller asks.
 """
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-MODEL_NAME = "ticket-classifier"
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
-ROOT_MARKERS = ("dvc.yaml", "params.yaml")
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The repo root: ``TICKETOPS_ROOT`` if set, else the nearest folder upward holding dvc.yaml and params.yaml."""
-    if env := os.environ.get("TICKETOPS_ROOT"):
-        return Path(env).resolve()
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if all((folder / marker).exists() for marker in ROOT_MARKERS):
-            return folder
-    return here
-
-
-def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI``, or the embedded default ``sqlite:///<root>/mlflow.db``."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
-
-
-def artifact_root() -> Path:
-    """Where runs store artifacts when the tracking store is a local database (``mlartifacts/``)."""
-    return Path(os.environ.get("TICKETOPS_ARTIFACT_ROOT") or project_root() / "mlartifacts").resolve()
+from ticketops.settings import MODEL_NAME, project_root
 
 
 class _Section(BaseModel):
@@ -236,108 +208,3 @@ def load_params(path: Path | str | None = None) -> Params:
     path = Path(path) if path else project_root() / "params.yaml"
     raw = yaml.safe_load(path.read_text()) if path.exists() else {}
     return Params.model_validate(raw or {})
-
-
-class ServiceSettings(BaseSettings):
-    """Environment of the HTTP service (``TICKETOPS_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="TICKETOPS_", extra="ignore")
-
-    model_uri: str = DEFAULT_MODEL_URI
-    api_token: SecretStr | None = None
-    max_text_chars: int = Field(2000, ge=1)
-    max_tickets: int = Field(64, ge=1)
-    max_body_bytes: int = Field(1_000_000, ge=1024)
-    max_concurrency: int = Field(512, ge=1)
-    request_timeout_s: float = Field(10.0, gt=0)
-    prediction_log_url: str = "sqlite:///predictions.db"
-    prediction_log_queue: int = Field(10_000, ge=1)
-    prediction_log_retention_rows: int = Field(1_000_000, ge=1)
-    prediction_log_retention_days: float = Field(30.0, gt=0)
-    threads: int = Field(2, ge=1)
-    # serving (issue 3): labels metrics so stable and canary replicas can be told apart
-    track: Literal["stable", "canary"] = "stable"
-    batch_max_size: int = Field(64, ge=1)  # tickets per encoder call
-    batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
-    encoder_batch_size: int = Field(16, ge=1)  # sentences per encoder mini-batch within a call (less padding)
-    load_retry_s: float = Field(30.0, gt=0)  # retry a failed model load (same URI, never another version)
-    live_accuracy_window: int = Field(1000, ge=1)  # most recent labelled predictions per model version
-    slow_share_window: int = Field(1000, ge=1)  # cascade: recent tickets behind ticketops_slow_stage_share
-
-
-class RolloutSettings(BaseSettings):
-    """Environment of the rollout controller and the local stack (``TICKETOPS_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="TICKETOPS_", extra="ignore")
-
-    state_dir: Path | None = None  # default: <repo root>/.ticketops
-    prometheus_url: str = "http://127.0.0.1:9090"
-    rollout_backend: Literal["local", "kubernetes"] = "local"
-    splitter_port: int = 3000  # local stack: the public endpoint (stable + canary behind it)
-
-    def resolved_state_dir(self) -> Path:
-        return (self.state_dir or project_root() / ".ticketops").resolve()
-
-
-@lru_cache(maxsize=1)
-def service_settings() -> ServiceSettings:
-    """Settings read once per process (the service is configured by its environment at start)."""
-    return ServiceSettings()
-
-
-class MonitorSettings(BaseSettings):
-    """Environment of the drift monitor (``TICKETOPS_MONITOR_*``); it reads the service's prediction log."""
-
-    model_config = SettingsConfigDict(env_prefix="TICKETOPS_MONITOR_", extra="ignore", populate_by_name=True)
-
-    model_uri: str = DEFAULT_MODEL_URI  # whose reference sample the windows are compared with
-    prediction_log_url: str = Field(
-        "sqlite:///predictions.db",
-        validation_alias=AliasChoices("TICKETOPS_MONITOR_PREDICTION_LOG_URL", "TICKETOPS_PREDICTION_LOG_URL"),
-    )
-    interval_s: float = Field(300.0, gt=0)  # between checks
-    window_size: int = Field(1000, ge=1)  # the most recent tickets one check judges
-    window_max_age_s: float = Field(86_400.0, gt=0)  # older tickets are not "current" any more
-    only_model_version: bool = True  # judge only the tickets the monitored version classified
-    host: str = "127.0.0.1"
-    port: int = Field(9108, ge=0, le=65535)  # /metrics, /verdict, /healthz
-    # `monitor --once` (a CronJob) lives too briefly to be scraped: it pushes its gauges here instead.
-    pushgateway_url: str | None = None
-    state_dir: Path | None = None  # default: <repo root>/reports/monitor (snapshots, HTML reports, verdict)
-    keep_windows: int = Field(2016, ge=1)  # window folders kept (a week at 5 min; ~4 MB each, mostly HTML)
-    workspace: Path | None = None  # Evidently UI workspace; default: <state_dir>/workspace
-    project: str = "ticket-classifier"  # Evidently project name
-    dashboard_port: int = Field(8000, ge=0, le=65535)
-    threads: int = Field(2, ge=1)
-
-    def resolved_state_dir(self) -> Path:
-        return (self.state_dir or project_root() / "reports" / "monitor").resolve()
-
-    def resolved_workspace(self) -> Path:
-        return (self.workspace or self.resolved_state_dir() / "workspace").resolve()
-
-
-class KubernetesSettings(BaseSettings):
-    """Where and how the Kubernetes rollout backend acts (``TICKETOPS_K8S_*``); names match ``k8s/base``."""
-
-    model_config = SettingsConfigDict(env_prefix="TICKETOPS_K8S_", extra="ignore")
-
-    namespace: str = "ticketops"
-    stable_deployment: str = "ticketops-stable"
-    canary_deployment: str = "ticketops-canary"
-    service: str = "ticketops"  # selects both tracks: traffic follows ready replicas
-    container: str = "service"  # the container whose TICKETOPS_MODEL_URI the backend sets
-    image: str | None = None  # None keeps the image of the stable Deployment
-    # "replicas": one Service, traffic split by replica counts; "httproute": Gateway API backendRef weights.
-    traffic: Literal["replicas", "httproute"] = "replicas"
-    httproute: str = "ticketops"
-    stable_service: str = "ticketops-stable"  # HTTPRoute backendRefs (one Service per track)
-    canary_service: str = "ticketops-canary"
-    total_replicas: int = Field(4, ge=2)  # replicas mode: stable + canary; a 10% step still needs a whole pod
-    canary_replicas: int = Field(1, ge=1)  # httproute mode: canary pods while it has any weight
-    ready_timeout_s: float = Field(300.0, ge=0)  # new pods (model loading) must be ready within this
-    promote_wait_s: float = Field(600.0, ge=0)  # wait for the stable rollout before removing the canary
-    kubeconfig: str | None = None  # None: $KUBECONFIG or ~/.kube/config, or in-cluster service account
-    context: str | None = None
-    in_cluster: bool = False
-    request_timeout_s: float = Field(10.0, gt=0)

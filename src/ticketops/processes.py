@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -114,3 +115,16 @@ class ManagedProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def run_streaming(cmd: list[str], cwd: Path, echo: bool = True) -> str:
+    """Run a command, streaming its output (DVC's progress) and returning it; a failure raises."""
+    process = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if echo:
+            sys.stderr.write(line)
+    if process.wait() != 0:
+        raise subprocess.CalledProcessError(process.returncode, cmd, "".join(lines[-50:]))
+    return "".join(lines)

@@ -18,10 +18,10 @@ import uuid
 import pytest
 
 from tests.helpers.kustomize import render
-from ticketops.config import KubernetesSettings
-from ticketops.rollout.k8s_objects import MODEL_URI_ENV, env_value
-from ticketops.rollout.kubernetes_backend import KubernetesBackend, api_client_from_settings
+from ticketops.rollout.kubernetes.backend import KubernetesBackend, api_client_from_settings
+from ticketops.rollout.kubernetes.objects import MODEL_URI_ENV, env_value
 from ticketops.rollout.state import Phase, RolloutState
+from ticketops.settings import KubernetesSettings
 
 pytestmark = [
     pytest.mark.e2e,

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from ticketops.config import CHAMPION, ScenarioParams, TfidfParams, TrainParams
+from ticketops.config import ScenarioParams, TfidfParams, TrainParams
 from ticketops.data.split import split_frame
-from ticketops.evaluation import review_threshold
+from ticketops.evaluation.metrics import review_threshold
 from ticketops.fileio import read_csv, read_json, write_csv, write_json
 from ticketops.modeling.artifacts import manifest_digest, write_checksums
 from ticketops.modeling.predictor import SERVING_FILE, Predictor
 from ticketops.modeling.training import train_classifier
-from ticketops.registration import REFERENCE_FILE
-from ticketops.registry import PACKAGE_DIR, TAG_ARTIFACT_SHA, log_model_version, set_alias
+from ticketops.registry.register import REFERENCE_FILE
+from ticketops.registry.store import PACKAGE_DIR, TAG_ARTIFACT_SHA, log_model_version, set_alias
+from ticketops.settings import CHAMPION
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_CSV = ROOT / "data" / "seed" / "banking77" / "train.csv"
@@ -89,7 +90,7 @@ def build_drift_model(dst: Path) -> DriftModel:
 
 def register_drift_model(model: DriftModel, alias: str | None = CHAMPION) -> str:
     """Register the package in the MLflow store this process points at (see tiny_registry); returns the version."""
-    from ticketops.registry import client
+    from ticketops.registry.store import client
 
     checksums = read_json(model.folder / "checksums.json")
     version = log_model_version(

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from ticketops.processes import ManagedProcess
-from ticketops.promql import PrometheusUnavailable, PromQL, Sample
+from ticketops.rollout.promql import PrometheusUnavailable, PromQL, Sample
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "monitoring" / "prometheus" / "prometheus.yml"

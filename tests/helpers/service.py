@@ -16,7 +16,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[None]:
     """Set ``values`` for the block (service settings are re-read), then restore the previous environment."""
-    from ticketops.config import service_settings
+    from ticketops.settings import service_settings
 
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)

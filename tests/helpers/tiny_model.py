@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ticketops.config import CHAMPION, TrainParams
+from ticketops.config import TrainParams
 from ticketops.data.split import split_frame
 from ticketops.fileio import read_json, write_csv, write_json
 from ticketops.modeling.artifacts import manifest_digest, write_checksums
 from ticketops.modeling.predictor import SERVING_FILE, Predictor
 from ticketops.modeling.training import train_classifier
-from ticketops.registration import REFERENCE_FILE
-from ticketops.registry import PACKAGE_DIR, TAG_ARTIFACT_SHA, log_model_version, set_alias
+from ticketops.registry.register import REFERENCE_FILE
+from ticketops.registry.store import PACKAGE_DIR, TAG_ARTIFACT_SHA, log_model_version, set_alias
+from ticketops.settings import CHAMPION
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MODEL_NAME = "ticket-classifier"
@@ -122,7 +123,7 @@ def register_tiny_model(
     fast_share: float | None = None,
 ) -> str:
     """Train, package and register one version; set ``alias`` on it. Returns the version number."""
-    from ticketops.registry import client
+    from ticketops.registry.store import client
 
     staging = registry.root / f"staging-{len(list(registry.root.glob('staging-*')))}"
     folder = build_package(staging, family=family, sample_fraction=sample_fraction, fast_share=fast_share)

@@ -16,8 +16,8 @@ from prometheus_client import start_http_server
 from tests.helpers.prometheus import start_prometheus
 from ticketops.config import RolloutChecks
 from ticketops.processes import free_port
-from ticketops.promql import PromQL
 from ticketops.rollout.analysis import CanaryAnalysis, Verdict, accuracy_noise, new_intent_share
+from ticketops.rollout.promql import PromQL
 from ticketops.serving.metrics import ServiceMetrics
 
 OLD = [f"intent_{i}" for i in range(8)]

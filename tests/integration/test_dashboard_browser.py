@@ -22,9 +22,9 @@ from tests.helpers.drift_model import shared_drift_model, shared_reference
 from ticketops.config import load_params
 from ticketops.monitoring.check import check_drift
 from ticketops.monitoring.dashboard import PANEL_TITLES, add_window, ensure_project, open_workspace
-from ticketops.monitoring.scenarios import scenario_window
 from ticketops.monitoring.windows import Window, scored_window, with_embeddings
 from ticketops.processes import ManagedProcess, free_port
+from ticketops.simulation.scenarios import scenario_window
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

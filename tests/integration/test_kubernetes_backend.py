@@ -11,16 +11,16 @@ import yaml
 
 from tests.helpers.k8s_emulator import EmulatedApiServer, PodsComeUp
 from tests.helpers.kustomize import render
-from ticketops.config import KubernetesSettings
-from ticketops.rollout.k8s_objects import (
+from ticketops.rollout.kubernetes.backend import KubernetesBackend, KubernetesBackendError
+from ticketops.rollout.kubernetes.objects import (
     CHANGE_CAUSE_ANNOTATION,
     MODEL_URI_ENV,
     STATE_ANNOTATION,
     TRACK_ENV,
     env_value,
 )
-from ticketops.rollout.kubernetes_backend import KubernetesBackend, KubernetesBackendError
 from ticketops.rollout.state import Phase, RolloutState
+from ticketops.settings import KubernetesSettings
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from tests.helpers.drift_model import register_drift_model, shared_drift_model
 from tests.helpers.prometheus import compress_rules, render_config, start_prometheus, wait_for
 from tests.helpers.tiny_model import tiny_registry
 from ticketops.processes import ManagedProcess, free_port
-from ticketops.promql import PromQL
+from ticketops.rollout.promql import PromQL
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,13 +14,13 @@ import pytest
 from tests.helpers.tiny_model import register_tiny_model, tiny_frame, tiny_registry
 from ticketops.config import RolloutChecks, RolloutParams
 from ticketops.processes import free_port
-from ticketops.promql import PromQL
-from ticketops.registry import alias_version, client
+from ticketops.registry.store import alias_version, client
 from ticketops.rollout.analysis import CanaryAnalysis
 from ticketops.rollout.controller import RolloutController
 from ticketops.rollout.events import EventLog
-from ticketops.rollout.local_backend import LocalBackend
-from ticketops.rollout.local_stack import LocalStack
+from ticketops.rollout.local.backend import LocalBackend
+from ticketops.rollout.local.stack import LocalStack
+from ticketops.rollout.promql import PromQL
 from ticketops.rollout.state import Phase
 
 pytestmark = pytest.mark.integration

@@ -25,8 +25,8 @@ def dashboard(
     import evidently.ui.service.app as evidently_app
 
     import ticketops.monitoring.evidently_metrics  # noqa: F401 - registers the metric snapshots refer to
-    from ticketops.config import MonitorSettings
     from ticketops.monitoring.dashboard import ensure_project, open_workspace
+    from ticketops.settings import MonitorSettings
 
     settings = MonitorSettings()
     path = (workspace or settings.resolved_workspace()).resolve()

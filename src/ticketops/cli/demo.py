@@ -18,8 +18,8 @@ def demo(
     keep_running: Annotated[bool, typer.Option(help="Leave the services up afterwards to explore the links.")] = True,
 ) -> None:
     """Train, serve, drift, alert, retrain on feedback, promote a canary, roll back a bad one."""
-    from ticketops.config import project_root
     from ticketops.demo.run import Demo
+    from ticketops.settings import project_root
 
     source = project_root()
     demo_run = Demo(

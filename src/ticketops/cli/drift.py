@@ -17,7 +17,7 @@ import pandas as pd
 import typer
 
 from ticketops.cli.common import console, fail
-from ticketops.config import DEFAULT_MODEL_URI
+from ticketops.settings import DEFAULT_MODEL_URI
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -86,7 +86,7 @@ def drift(
     from ticketops.modeling.artifacts import ChecksumMismatch
     from ticketops.monitoring.check import check_drift
     from ticketops.monitoring.reference import load_reference
-    from ticketops.registry import ModelNotFound
+    from ticketops.registry.store import ModelNotFound
 
     current_frame = _read(current)
     reference_frame = _read(reference) if reference else None

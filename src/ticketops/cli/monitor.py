@@ -32,8 +32,9 @@ def monitor(
     ] = None,
 ) -> None:
     """Check the newest window of the prediction log for drift every interval; export the results."""
-    from ticketops.config import MonitorSettings, load_params
+    from ticketops.config import load_params
     from ticketops.monitoring.monitor import Monitor, serve
+    from ticketops.settings import MonitorSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {

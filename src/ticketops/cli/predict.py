@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 
 from ticketops.cli.common import console, fail
-from ticketops.config import DEFAULT_MODEL_URI
+from ticketops.settings import DEFAULT_MODEL_URI
 
 OUTPUT_COLUMNS = ("label", "confidence", "needs_review")
 
@@ -48,8 +48,8 @@ def predict(
     """Classify every ticket in a CSV file."""
     from ticketops.fileio import read_csv, write_csv
     from ticketops.modeling.artifacts import ChecksumMismatch
-    from ticketops.modeling.loading import open_model
-    from ticketops.registry import ModelNotFound
+    from ticketops.registry.loading import open_model
+    from ticketops.registry.store import ModelNotFound
 
     if not input.exists():
         fail(f"input file {input} does not exist")

@@ -11,8 +11,8 @@ from ticketops.cli.common import console, fail
 
 
 def _retrain_once(rollout: bool, backend: str | None) -> dict:
-    from ticketops.config import RolloutSettings, project_root, service_settings
-    from ticketops.retraining import retrain
+    from ticketops.retraining.pipeline import retrain
+    from ticketops.settings import RolloutSettings, project_root, service_settings
 
     root = project_root()
     console.print("exporting feedback labels and running dvc repro ...", highlight=False)
@@ -69,7 +69,7 @@ def retrain_webhook(
     """Receive Alertmanager webhooks; a firing drift alert retrains (one at a time) and rolls out."""
     from aiohttp import web
 
-    from ticketops.retrain_webhook import RetrainTrigger, build_app
+    from ticketops.retraining.webhook import RetrainTrigger, build_app
 
     def on_alert(names: list[str]) -> str:
         console.print(f"alert {', '.join(names)} firing: retraining", highlight=False)

@@ -18,58 +18,28 @@ BackendOption = Annotated[
 ]
 
 
-def _settings():
-    from ticketops.config import RolloutSettings
-
-    return RolloutSettings()
-
-
-def local_stack():
-    from ticketops.rollout.local_stack import LocalStack
-
-    settings = _settings()
-    return LocalStack(settings.resolved_state_dir(), settings.prometheus_url, settings.splitter_port)
+def _log(message: str) -> None:
+    console.print(message, highlight=False)
 
 
 def make_backend(name: str | None):
-    name = name or _settings().rollout_backend
-    if name == "local":
-        from ticketops.rollout.local_backend import LocalBackend
+    from ticketops.rollout.backend import BackendError
+    from ticketops.rollout.factory import make_backend as build
 
-        return LocalBackend(local_stack())
-    if name == "kubernetes":
-        from ticketops.rollout.kubernetes_backend import KubernetesBackend
-
-        return KubernetesBackend.from_settings()
-    fail(f"unknown backend {name!r} (local or kubernetes)")
+    try:
+        return build(name)
+    except BackendError as exc:
+        fail(str(exc))
 
 
-def event_log():
-    from ticketops.rollout.events import EventLog
+def make_controller(backend_name: str | None, interval: float | None = None):
+    from ticketops.rollout.backend import BackendError
+    from ticketops.rollout.factory import make_controller as build
 
-    return EventLog(_settings().resolved_state_dir() / "rollout-events.jsonl")
-
-
-def make_controller(backend_name: str | None, interval: float | None = None, quiet: bool = False):
-    from ticketops import registry
-    from ticketops.config import load_params
-    from ticketops.promql import PromQL
-    from ticketops.rollout.analysis import CanaryAnalysis
-    from ticketops.rollout.controller import RolloutController
-
-    params = load_params()
-    rollout = params.rollout
-    if interval is not None:
-        rollout = rollout.model_copy(update={"analysis_interval_s": interval})
-    return RolloutController(
-        backend=make_backend(backend_name),
-        analysis=CanaryAnalysis(PromQL(_settings().prometheus_url), rollout.checks),
-        mlflow_client=registry.client(),
-        params=rollout,
-        events=event_log(),
-        model_name=params.registration.model_name,
-        log=(lambda _msg: None) if quiet else (lambda msg: console.print(msg, highlight=False)),
-    )
+    try:
+        return build(backend_name, interval, log=_log)
+    except BackendError as exc:
+        fail(str(exc))
 
 
 @rollout_app.command("start")
@@ -155,6 +125,8 @@ def history(
     """Every rollout decision: what served when, and why."""
     from rich.table import Table
 
+    from ticketops.rollout.factory import event_log
+
     events = event_log().read(rollout_id)
     if as_json:
         typer.echo(json.dumps([e.model_dump() for e in events]))
@@ -185,13 +157,15 @@ def stack_up(
     ] = "models:/ticket-classifier@champion",
 ) -> None:
     """Start Prometheus, the stable service and the splitter on loopback (what runs already is kept)."""
-    from ticketops import registry
+    from ticketops.registry import store as registry
 
     client = registry.client()
     try:
         version = registry.get_version(client, registry.parse_model_uri(model_uri))
     except (registry.ModelNotFound, ValueError) as exc:
         fail(str(exc))
+    from ticketops.rollout.factory import local_stack
+
     stack = local_stack()
     pinned = f"models:/{version.name}/{version.version}"
     console.print(f"starting the local stack with {pinned} as stable ...", highlight=False)
@@ -202,10 +176,14 @@ def stack_up(
 @stack_app.command("down")
 def stack_down() -> None:
     """Stop every process of the local stack."""
+    from ticketops.rollout.factory import local_stack
+
     local_stack().down()
     console.print("local stack stopped")
 
 
 @stack_app.command("status")
 def stack_status() -> None:
+    from ticketops.rollout.factory import local_stack
+
     typer.echo(json.dumps(local_stack().status(), indent=2))

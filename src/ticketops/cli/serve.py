@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from ticketops.cli.common import fail
-from ticketops.config import project_root
+from ticketops.settings import project_root
 
 SERVICE = "serving.service:TicketClassifier"
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ticketops.cli.common import console, fail
-from ticketops.monitoring.scenarios import SCENARIOS
+from ticketops.simulation.scenarios import SCENARIOS
 
 
 def simulate(
@@ -33,10 +33,11 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
 ) -> None:
     """Send scenario traffic: steady, surge (a few intents flood in), new-intent, noisy-text."""
-    from ticketops.config import load_params, project_root
+    from ticketops.config import load_params
     from ticketops.fileio import read_csv
-    from ticketops.monitoring.scenarios import missing_labels
-    from ticketops.monitoring.traffic import send_traffic, simulation_pool
+    from ticketops.settings import project_root
+    from ticketops.simulation.scenarios import missing_labels
+    from ticketops.simulation.traffic import send_traffic, simulation_pool
 
     if scenario not in SCENARIOS:
         fail(f"unknown scenario {scenario!r} (choose from {', '.join(SCENARIOS)})")

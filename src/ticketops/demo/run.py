@@ -24,8 +24,8 @@ from ticketops.demo.stack import (
     start_mlflow_ui,
     start_monitor,
 )
-from ticketops.demo.traffic import TrafficDriver
 from ticketops.demo.workspace import create_workspace
+from ticketops.simulation.driver import TrafficDriver
 
 PHASES = 9
 MODEL = "ticket-classifier"
@@ -75,9 +75,9 @@ class Demo:
         self.log(f"\n[bold cyan][{number}/{PHASES}] {title}[/]  [dim](+{elapsed:.0f}s)[/]")
 
     def run_cmd(self, cmd: list[str], echo: bool = True) -> str:
-        from ticketops.retraining import run
+        from ticketops.processes import run_streaming
 
-        return run(cmd, self.ws, echo=echo)
+        return run_streaming(cmd, self.ws, echo=echo)
 
     def wait(self, what: str, condition, timeout: float, every: float = 2.0):
         deadline = time.monotonic() + timeout
@@ -106,7 +106,7 @@ class Demo:
                 "BENTOML_DO_NOT_TRACK": "true",
             }
         )
-        from ticketops.config import service_settings
+        from ticketops.settings import service_settings
 
         service_settings.cache_clear()
 
@@ -115,8 +115,8 @@ class Demo:
 
     def scenario_windows(self, scenario: str, mixture: float | None = None):
         from ticketops.config import load_params
-        from ticketops.monitoring.scenarios import scenario_window
-        from ticketops.monitoring.traffic import simulation_pool
+        from ticketops.simulation.scenarios import scenario_window
+        from ticketops.simulation.traffic import simulation_pool
 
         params = load_params()
         pool = simulation_pool(self.ws, params)
@@ -150,12 +150,12 @@ class Demo:
                 raise RuntimeError(f"`{' '.join(command)}` failed in {self.ws}: {result.stderr.strip()[-500:]}")
 
     def serve(self) -> None:
-        from ticketops import registry
-        from ticketops.config import CHAMPION, RolloutSettings
-        from ticketops.retrain_webhook import RetrainTrigger
+        from ticketops.registry import store as registry
+        from ticketops.retraining.webhook import RetrainTrigger
         from ticketops.rollout.backend import STABLE
-        from ticketops.rollout.local_stack import LocalStack
-        from ticketops.rollout.splitter import Split, save_split
+        from ticketops.rollout.local.splitter import Split, save_split
+        from ticketops.rollout.local.stack import LocalStack
+        from ticketops.settings import CHAMPION, RolloutSettings
 
         self.phase(3, "serve the champion: Prometheus, Alertmanager, bentoml serve, splitter, monitor, dashboards")
         settings = RolloutSettings()
@@ -196,7 +196,7 @@ class Demo:
 
         from aiohttp import web
 
-        from ticketops.retrain_webhook import build_app
+        from ticketops.retraining.webhook import build_app
 
         async def serve_forever() -> None:
             runner = web.AppRunner(build_app(self.trigger), access_log=None)
@@ -208,8 +208,8 @@ class Demo:
 
     def on_drift_alert(self, names: list[str]) -> str:
         """Alertmanager → webhook → this: export feedback, dvc repro, gate. Once per demo."""
-        from ticketops.config import RolloutSettings, service_settings
-        from ticketops.retraining import retrain
+        from ticketops.retraining.pipeline import retrain
+        from ticketops.settings import RolloutSettings, service_settings
 
         if self.retrain_summary is not None:
             return "ignored: the demo retrains once"
@@ -225,7 +225,7 @@ class Demo:
 
     def steady(self) -> None:
         from ticketops.config import load_params
-        from ticketops.monitoring.traffic import send_traffic, simulation_pool
+        from ticketops.simulation.traffic import send_traffic, simulation_pool
 
         self.phase(4, "steady traffic: the everyday mix of tickets, agents label 30%")
         params = load_params()
@@ -282,10 +282,10 @@ class Demo:
         return summary
 
     def rollout(self, number: int, title: str, name: str) -> dict:
-        from ticketops.cli.rollout import make_controller
+        from ticketops.rollout.factory import make_controller
 
         self.phase(number, title)
-        controller = make_controller("local", quiet=False)
+        controller = make_controller("local", log=self.log)
         report = controller.run(controller.start()).as_dict()
         self.log(f"  {report['result']}: {report['reason']}")
         scenario = {
@@ -301,8 +301,8 @@ class Demo:
         return scenario
 
     def bad_challenger(self) -> None:
-        from ticketops import registry
-        from ticketops.config import CHALLENGER
+        from ticketops.registry import store as registry
+        from ticketops.settings import CHALLENGER
 
         self.phase(8, "a bad challenger: an experiment trained on 3% of the data, forced past the gate")
         self.traffic.switch(self.scenario_windows("steady"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from ticketops.rollout.local_stack import LocalStack, ProcessRecord
+from ticketops.rollout.local.stack import LocalStack, ProcessRecord
 
 DEFAULT_PORTS = {
     "splitter": 3000,

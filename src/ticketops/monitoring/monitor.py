@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ticketops.config import MonitorParams, MonitorSettings
+from ticketops.config import MonitorParams
 from ticketops.monitoring.check import check_drift
 from ticketops.monitoring.exporter import MonitorMetrics
 from ticketops.monitoring.log_reader import read_log_window, window_span
@@ -24,6 +24,7 @@ from ticketops.monitoring.reference import LOCAL, ReferenceCache
 from ticketops.monitoring.signals import DriftVerdict
 from ticketops.monitoring.store import latest_verdict, save_window
 from ticketops.monitoring.windows import with_embeddings
+from ticketops.settings import MonitorSettings
 
 logger = logging.getLogger(__name__)
 

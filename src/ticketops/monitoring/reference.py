@@ -36,7 +36,7 @@ def resolve_version(uri: str) -> str:
     """The registry version ``uri`` names right now (``local`` for a package folder)."""
     if not uri.startswith("models:/"):
         return LOCAL
-    from ticketops import registry
+    from ticketops.registry import store as registry
 
     return str(registry.get_version(registry.client(), registry.parse_model_uri(uri)).version)
 
@@ -44,8 +44,8 @@ def resolve_version(uri: str) -> str:
 def load_reference(uri: str, threads: int = 2, embed: bool = True) -> Reference:
     """Open the model, read its stored reference sample (reference.csv) and embed it."""
     from ticketops.fileio import read_csv
-    from ticketops.modeling.loading import open_model
-    from ticketops.registration import REFERENCE_FILE
+    from ticketops.registry.loading import open_model
+    from ticketops.registry.register import REFERENCE_FILE
 
     with open_model(uri, threads=threads) as model:
         path = model.folder / REFERENCE_FILE if model.folder else None

@@ -13,7 +13,7 @@ from enum import StrEnum
 import numpy as np
 
 from ticketops.config import RolloutChecks
-from ticketops.promql import PrometheusUnavailable, PromQL
+from ticketops.rollout.promql import PrometheusUnavailable, PromQL
 
 CLASSIFY_ROUTE = "/classify"
 NULL_DRAWS = 400

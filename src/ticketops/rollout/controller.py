@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ticketops.config import CHALLENGER, CHAMPION, RolloutParams
+from ticketops.config import RolloutParams
 from ticketops.rollout.analysis import Analysis, CanaryAnalysis, Verdict
 from ticketops.rollout.backend import RolloutBackend
 from ticketops.rollout.events import EventLog, RolloutEvent, registry_tag
 from ticketops.rollout.state import Phase, RolloutState
+from ticketops.settings import CHALLENGER, CHAMPION
 
 
 class RolloutError(RuntimeError):
@@ -64,7 +65,7 @@ class RolloutController:
         events: EventLog,
         model_name: str,
         sleep: Callable[[float], None] = time.sleep,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] = lambda _message: None,
     ):
         self.backend = backend
         self.analysis = analysis
@@ -80,7 +81,7 @@ class RolloutController:
 
     def start(self) -> RolloutState:
         """Deploy @challenger as a canary beside @champion at the first step's weight."""
-        from ticketops.registry import alias_version
+        from ticketops.registry.store import alias_version
 
         current = self.backend.load_state()
         if current is not None and not current.phase.finished:
@@ -187,7 +188,7 @@ class RolloutController:
     # --- decisions -----------------------------------------------------------------------------
 
     def promote(self, state: RolloutState, reason: str) -> None:
-        from ticketops.registry import clear_alias, set_alias
+        from ticketops.registry.store import clear_alias, set_alias
 
         self.backend.promote(model_uri(self.model_name, state.canary_version), state.canary_version)
         set_alias(self.client, self.model_name, CHAMPION, state.canary_version)
@@ -199,7 +200,7 @@ class RolloutController:
         self._save(state)
 
     def rollback(self, state: RolloutState, reason: str, analysis: Analysis | None = None) -> None:
-        from ticketops.registry import clear_alias
+        from ticketops.registry.store import clear_alias
 
         self.backend.rollback()
         clear_alias(self.client, self.model_name, CHALLENGER)
@@ -233,7 +234,7 @@ class RolloutController:
         self.backend.save_state(state)
 
     def _record(self, state: RolloutState, kind: str, analysis: Analysis | None = None, reason: str = "") -> None:
-        from ticketops.registry import tag_version
+        from ticketops.registry.store import tag_version
 
         event = RolloutEvent(
             rollout_id=state.rollout_id,

@@ -20,8 +20,8 @@ from sqlalchemy import Engine, case, create_engine, delete, event, func, select,
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from ticketops.config import project_root
 from ticketops.serving.log_schema import metadata, predictions
+from ticketops.settings import project_root
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
-from ticketops.config import ServiceSettings
 from ticketops.schemas import ClassifyRequest, FeedbackRequest
 from ticketops.serving.batching import MicroBatcher
 from ticketops.serving.cascade import FAST, SLOW, CascadeStages, is_cascade, reference_texts
@@ -31,6 +30,7 @@ from ticketops.serving.metrics import ServiceMetrics
 from ticketops.serving.prediction_log import LogRow, PredictionLog
 from ticketops.serving.redaction import redact
 from ticketops.serving.scoring import Scorer, TicketScore, set_encoder_batch_size
+from ticketops.settings import ServiceSettings
 
 logger = logging.getLogger("ticketops.serving")
 
@@ -129,7 +129,7 @@ class ServingRuntime:
                 self._stop.wait(self.settings.load_retry_s)
 
     def _load(self) -> None:
-        from ticketops.serving.bento_model import open_any
+        from ticketops.registry.bento import open_any
 
         if not self._log_started:
             self.log.start()

@@ -9,8 +9,8 @@ import pytest
 from tests.helpers.drift_model import DriftModel, shared_drift_model, shared_reference
 from ticketops.config import load_params
 from ticketops.monitoring.reference import Reference
-from ticketops.monitoring.scenarios import scenario_window
 from ticketops.monitoring.windows import Window, scored_window, with_embeddings
+from ticketops.simulation.scenarios import scenario_window
 
 
 @pytest.fixture(scope="session")

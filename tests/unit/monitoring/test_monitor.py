@@ -16,11 +16,12 @@ from tests.helpers.drift_model import register_drift_model
 from tests.helpers.tiny_model import tiny_registry
 from tests.unit.monitoring.conftest import scored, traffic
 from ticketops.cli import app
-from ticketops.config import MonitorSettings, load_params
+from ticketops.config import load_params
 from ticketops.monitoring.exporter import PUSH_JOB, MonitorMetrics
 from ticketops.monitoring.monitor import Monitor, serve
 from ticketops.monitoring.store import LATEST
 from ticketops.processes import ManagedProcess, free_port
+from ticketops.settings import MonitorSettings
 
 
 def log_window(url: str, window, version: str, start: float) -> None:

@@ -92,7 +92,7 @@ def test_a_cascade_reference_is_routed_by_its_fast_stage(tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
     register_tiny_model(registry, family="cascade", fast_share=0.5)
     reference = load_reference("models:/ticket-classifier@champion", threads=1, embed=False)
-    from ticketops.modeling.loading import open_model
+    from ticketops.registry.loading import open_model
 
     with open_model("models:/ticket-classifier@champion", threads=1) as model:
         cascade = model.predictor.classifier

@@ -1,0 +1,140 @@
+"""Models for the serving benchmark: built the way the pipeline builds them, registered in a throw-away store.
+
+The cascade is trained by the pipeline's own code (``train_classifier`` with the ``train`` section of
+params.yaml and ``model: cascade``) on data/splits/train.csv with the embed stage's cached embeddings; its
+routing threshold is chosen on the validation split. The slow model served alone is the cascade's own slow
+stage, so a comparison of the two isolates what the routing changes. Each package gets what the evaluate
+and register stages would give it: the review threshold chosen on validation, the reference sample,
+checksums, one registered version. Nothing here touches the project's own registry except to read from it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ticketops.config import Params
+from ticketops.evaluation.metrics import review_threshold
+from ticketops.fileio import read_csv, write_csv, write_json
+from ticketops.modeling.artifacts import manifest_digest, write_checksums
+from ticketops.modeling.classifiers import CascadeClassifier, Classifier, EncoderClassifier
+from ticketops.modeling.embedding_cache import EmbeddingCache
+from ticketops.modeling.predictor import SERVING_FILE
+from ticketops.registry.store import PACKAGE_DIR
+
+EMBEDDINGS = Path("data/embeddings/minilm.safetensors")
+SPLITS = Path("data/splits")
+REFERENCE_FILE = "reference.csv"  # registration.REFERENCE_FILE
+
+
+@dataclass(frozen=True)
+class PipelineData:
+    """The pipeline's splits and cached embeddings, read from a checkout (``root``)."""
+
+    labels: list[str]
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    embeddings: EmbeddingCache
+
+    @classmethod
+    def load(cls, root: Path, params: Params) -> PipelineData:
+        from ticketops.data.labels import load_labels
+
+        return cls(
+            load_labels(root / params.ingest.labels_path),
+            read_csv(root / SPLITS / "train.csv"),
+            read_csv(root / SPLITS / "validation.csv"),
+            read_csv(root / SPLITS / "test.csv"),
+            EmbeddingCache.load(root / EMBEDDINGS),
+        )
+
+
+def train_cascade(data: PipelineData, params: Params) -> CascadeClassifier:
+    """The pipeline's train stage with ``train.model = cascade`` (same code, same parameters otherwise)."""
+    from ticketops.modeling.training import train_classifier
+
+    train_params = params.train.model_copy(update={"model": "cascade"})
+    cascade = train_classifier(
+        train_params, data.labels, data.train, data.embeddings, progress=False, validation=data.validation
+    )
+    assert isinstance(cascade, CascadeClassifier)
+    return cascade
+
+
+def validation_proba(classifier: Classifier, texts: list[str], embeddings: EmbeddingCache) -> np.ndarray:
+    """Probabilities on validation texts, with the embed stage's cached embeddings where an encoder is involved."""
+    if isinstance(classifier, CascadeClassifier):
+        proba = classifier.fast.predict_proba(texts)
+        unsure = np.flatnonzero(~classifier.route(proba))
+        if len(unsure):
+            proba[unsure] = validation_proba(classifier.slow, [texts[i] for i in unsure], embeddings)
+        return proba
+    if isinstance(classifier, EncoderClassifier):
+        return classifier.predict_proba(texts, embeddings.lookup(texts))
+    return classifier.predict_proba(texts)
+
+
+def package(classifier: Classifier, data: PipelineData, params: Params, root: Path) -> Path:
+    """A registered-style package under ``root``: model files, serving.json (review threshold), reference.csv,
+    checksums. Returns its folder (named as the registry expects inside a version's artifact)."""
+    dst = root / PACKAGE_DIR
+    texts = data.validation["text"].tolist()
+    proba = validation_proba(classifier, texts, data.embeddings)
+    best = proba.argmax(axis=1)
+    confidence = proba[np.arange(len(best)), best]
+    predicted = [classifier.labels[i] for i in best]
+    correct = np.asarray(predicted) == data.validation["label"].to_numpy()
+    threshold = review_threshold(confidence, correct, params.evaluate.review_precision_target)
+    classifier.save(dst)
+    write_json(dst / SERVING_FILE, {"review_threshold": threshold})
+    reference = data.validation.assign(predicted=predicted, confidence=confidence, needs_review=confidence < threshold)
+    size = params.evaluate.reference_sample_size
+    if len(reference) > size:
+        reference = reference.sample(n=size, random_state=params.split.seed)
+    write_csv(dst / REFERENCE_FILE, reference[["text", "label", "predicted", "confidence", "needs_review"]])
+    write_checksums(dst)
+    return dst
+
+
+def register(
+    folder: Path,
+    model_name: str,
+    family: str,
+    run_name: str,
+    experiment: str = "ticketops-bench-serve",
+    data_md5: str = "bench",
+) -> str:
+    """One version in the registry ``MLFLOW_TRACKING_URI`` points at (set it to a throw-away store first)."""
+    from ticketops.fileio import read_json
+    from ticketops.registry.store import TAG_ARTIFACT_SHA, client, log_model_version
+
+    digest = manifest_digest(read_json(folder / "checksums.json"))
+    version = log_model_version(
+        client(),
+        package_dir=folder,
+        experiment=experiment,
+        model_name=model_name,
+        run_name=run_name,
+        params={},
+        metrics={},
+        artifacts={},
+        tags={TAG_ARTIFACT_SHA: digest, "model_family": family, "data_md5": data_md5},
+    )
+    return str(version.version)
+
+
+def fetch_registered(uri: str, root: Path) -> tuple[Path, Classifier]:
+    """A verified copy of a registered package under ``root`` (the registry is only read) and its classifier."""
+    from ticketops.registry.loading import open_model
+
+    dst = root / PACKAGE_DIR
+    with open_model(uri) as model:
+        if model.folder is None:
+            raise ValueError(f"{uri}: no package folder")
+        shutil.copytree(model.folder, dst)
+        return dst, model.predictor.classifier

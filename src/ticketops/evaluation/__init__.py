@@ -1,0 +1,1 @@
+"""Evaluation: metrics, behavioural checks, the promotion gate, the model card and plots."""

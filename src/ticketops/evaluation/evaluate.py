@@ -1,0 +1,136 @@
+"""One classifier evaluated as the evaluate stage needs it: threshold, metrics, behaviour, the reference sample.
+
+Pure functions over arrays and DataFrames; the evaluate stage writes what they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ticketops.evaluation.behaviour import invariance_checks, min_functionality
+from ticketops.evaluation.metrics import (
+    calibration_table,
+    expected_calibration_error,
+    headline_metrics,
+    per_class_metrics,
+    review_stats,
+    review_threshold,
+)
+
+ProbaFn = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass
+class Evaluation:
+    """Everything the evaluate stage writes: metrics, tables for plots, the threshold, the reference sample."""
+
+    metrics: dict[str, object]
+    per_class: pd.DataFrame
+    calibration: pd.DataFrame
+    test_predictions: pd.DataFrame
+    reference: pd.DataFrame
+    behaviour: dict[str, object]
+    review_threshold: float
+
+
+def _score(proba_fn: ProbaFn, labels: Sequence[str], texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    proba = proba_fn(texts)
+    best = proba.argmax(axis=1)
+    return [labels[i] for i in best], proba[np.arange(len(best)), best]
+
+
+def evaluate_classifier(
+    proba_fn: ProbaFn,
+    labels: Sequence[str],
+    validation: pd.DataFrame,
+    test: pd.DataFrame,
+    mft_cases: pd.DataFrame,
+    *,
+    precision_target: float,
+    calibration_bins: int,
+    invariance_min_agreement: Mapping[str, float],
+    mft_min_accuracy: float,
+    reference_size: int,
+    seed: int,
+    invariance_sample: int = 500,
+) -> Evaluation:
+    """Threshold on validation; metrics, calibration and behaviour on test; the reference sample from validation."""
+    val_pred, val_conf = _score(proba_fn, labels, validation["text"].tolist())
+    val_correct = np.asarray(val_pred) == validation["label"].to_numpy()
+    threshold = review_threshold(val_conf, val_correct, precision_target)
+
+    test_pred, test_conf = _score(proba_fn, labels, test["text"].tolist())
+    test_correct = np.asarray(test_pred) == test["label"].to_numpy()
+    calibration = calibration_table(test_conf, test_correct, calibration_bins)
+    review = review_stats(test_conf, test_correct, threshold)
+
+    def predict(texts: Sequence[str]) -> list[str]:
+        return _score(proba_fn, labels, texts)[0]
+
+    sample = test.sample(n=min(invariance_sample, len(test)), random_state=seed)["text"].tolist()
+    invariance = invariance_checks(sample, predict, seed)
+    mft = min_functionality(mft_cases, predict(mft_cases["text"].tolist()))
+    failing = [r.name for r in invariance if r.agreement < invariance_min_agreement[r.name]]
+    behaviour_ok = not failing and mft["accuracy"] >= mft_min_accuracy
+    reasons = [f"invariance to {name} below {invariance_min_agreement[name]}" for name in failing]
+    if mft["accuracy"] < mft_min_accuracy:
+        reasons.append(f"minimum functionality {mft['accuracy']:.3f} < {mft_min_accuracy}")
+
+    metrics: dict[str, object] = {
+        "test": {
+            **headline_metrics(test["label"], test_pred),
+            **review,
+            "ece": expected_calibration_error(calibration),
+        },
+        "validation": {
+            **headline_metrics(validation["label"], val_pred),
+            **review_stats(val_conf, val_correct, threshold),
+        },
+        "behaviour": {
+            **{f"invariance_{r.name}": r.agreement for r in invariance},
+            "min_functionality_accuracy": mft["accuracy"],
+            "passed": behaviour_ok,
+        },
+    }
+    reference = validation.assign(predicted=val_pred, confidence=val_conf, needs_review=val_conf < threshold)
+    if len(reference) > reference_size:
+        reference = reference.sample(n=reference_size, random_state=seed)
+    return Evaluation(
+        metrics=metrics,
+        per_class=per_class_metrics(test["label"], test_pred, labels),
+        calibration=calibration,
+        test_predictions=test.assign(predicted=test_pred, confidence=test_conf)[
+            ["text", "label", "predicted", "confidence"]
+        ],
+        reference=reference[["text", "label", "predicted", "confidence", "needs_review"]].reset_index(drop=True),
+        behaviour={
+            "passed": behaviour_ok,
+            "reasons": reasons,
+            "invariance": [r.__dict__ for r in invariance],
+            "min_functionality": mft,
+        },
+        review_threshold=threshold,
+    )
+
+
+def cascade_metrics(cascade, texts: Sequence[str], y_true: Sequence[str]) -> dict[str, float]:
+    """Share of tickets each stage answers, accuracy per stage, and the slow model alone for comparison."""
+    proba, answered = cascade.predict_proba_with_stage(texts)
+    labels = np.asarray(cascade.labels)
+    truth = np.asarray(y_true)
+    correct = labels[proba.argmax(axis=1)] == truth
+    slow_alone = labels[cascade.slow.predict_proba(texts).argmax(axis=1)] == truth
+    fast_share = float(answered.mean()) if len(answered) else 0.0
+    return {
+        "threshold": float(cascade.threshold),
+        "fast_share": fast_share,
+        "slow_share": 1.0 - fast_share,
+        "fast_stage_accuracy": float(correct[answered].mean()) if answered.any() else float("nan"),
+        "slow_stage_accuracy": float(correct[~answered].mean()) if (~answered).any() else float("nan"),
+        "cascade_accuracy": float(correct.mean()),
+        "slow_model_accuracy": float(slow_alone.mean()),
+    }

@@ -1,0 +1,65 @@
+"""The model card: what the model is for, how it was measured, where it fails."""
+
+from __future__ import annotations
+
+from ticketops.config import Params
+from ticketops.evaluation.evaluate import Evaluation
+
+
+def render_model_card(family: str, result: Evaluation, params: Params) -> str:
+    test, val, behaviour = result.metrics["test"], result.metrics["validation"], result.metrics["behaviour"]
+    worst = result.per_class.sort_values("f1").head(5)
+    worst_rows = "\n".join(
+        f"| {r.label} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} | {r.support} |" for r in worst.itertuples()
+    )
+    invariance = "\n".join(
+        f"| {name.removeprefix('invariance_')} | {value:.3f} |"
+        for name, value in behaviour.items()
+        if name.startswith("invariance_")
+    )
+    target = params.evaluate.review_precision_target
+    return f"""# Model card: ticket-classifier ({family})
+
+**Task.** Route online-banking support tickets to one of 77 intents (Banking77). Tickets whose confidence is
+below the review threshold are flagged `needs_review` and go to a person.
+
+**Data.** Banking77 training split (CC BY 4.0, PolyAI) plus agent-labelled feedback batches under
+`data/feedback/`. Test tickets are a fixed, stratified {params.split.test_fraction:.0%} of the seed data, the same on
+every data version, so versions are compared on the same tickets.
+
+**Model family.** `{family}` (see `params.yaml`, section `train`).
+
+## Test split ({test["n"]} tickets)
+
+| metric | value |
+| --- | --- |
+| accuracy | {test["accuracy"]:.4f} |
+| macro-F1 | {test["macro_f1"]:.4f} |
+| expected calibration error | {test["ece"]:.4f} |
+| review threshold (chosen on validation) | {result.review_threshold:.4f} |
+| review rate | {test["review_rate"]:.2%} |
+| precision of tickets not sent to review | {test["auto_precision"]:.4f} (target {target}) |
+
+Validation: accuracy {val["accuracy"]:.4f}, review rate {val["review_rate"]:.2%}.
+
+## Behaviour (CheckList style)
+
+| invariance to | prediction unchanged |
+| --- | --- |
+{invariance}
+
+Minimum-functionality tickets right: {behaviour["min_functionality_accuracy"]:.3f}.
+Checks passed: {behaviour["passed"]}.
+
+## Weakest intents (test F1)
+
+| intent | precision | recall | F1 | support |
+| --- | --- | --- | --- | --- |
+{worst_rows}
+
+## Limits
+
+English only; intents outside the 77 get one of the 77 labels anyway (watch the review rate and the drift
+monitor); accuracy is measured on tickets written like the Banking77 queries, not on long e-mails.
+Plots: `models/plots/confusion.png`, `models/plots/reliability.png`.
+"""

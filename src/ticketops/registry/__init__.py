@@ -1,0 +1,1 @@
+"""The MLflow registry: model references, the client, registration with lineage, verified loading by URI."""

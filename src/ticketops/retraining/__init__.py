@@ -1,0 +1,1 @@
+"""Retraining: agents' labels exported as a DVC data version, and the alert webhook that starts a retrain."""
