@@ -22,7 +22,7 @@ class IngestParams(_Section):
     seed_path: str = "data/seed/banking77/train.csv"
     seed_text_column: str = "text"
     seed_label_column: str = "category"
-    labels_path: str = "data/seed/banking77/categories.json"
+    labels_path: str = "data/labels/catalogue.json"
     feedback_dir: str = "data/feedback"
     output: str = "data/processed/dataset.csv"
 
