@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from ticketops.config import load_params
+from ticketops.data.catalogue import is_catalogue, load_catalogue
 from ticketops.data.labels import load_labels
 from ticketops.evaluation.evaluate import cascade_metrics, evaluate_classifier
 from ticketops.evaluation.model_card import render_model_card
@@ -63,7 +64,9 @@ def main() -> None:
     write_json(EVAL_DIR / "behaviour.json", result.behaviour)
     write_csv(EVAL_DIR / "reference.csv", result.reference)
     write_csv(EVAL_DIR / "test_predictions.csv", result.test_predictions)
-    Path("models/MODEL_CARD.md").write_text(render_model_card(family, result, params))
+    catalogue = load_catalogue(Path(params.ingest.labels_path)) if is_catalogue(params.ingest.labels_path) else None
+    card = render_model_card(family, result, params, labels, catalogue, read_csv("data/splits/train.csv"))
+    Path("models/MODEL_CARD.md").write_text(card)
     print(
         f"evaluate: test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}, "
         f"review threshold {result.review_threshold:.3f} → review rate {test_metrics['review_rate']:.1%} "

@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 
 from ticketops.config import load_params
-from ticketops.data.ingest import FEEDBACK, SEED, DataValidationError, feedback_files, ingest, read_csv_batch
+from ticketops.data.ingest import (
+    FEEDBACK,
+    SEED,
+    DataValidationError,
+    drop_uncatalogued,
+    feedback_files,
+    ingest,
+    read_csv_batch,
+)
 from ticketops.data.labels import load_labels
 from ticketops.fileio import write_csv
 
@@ -18,6 +26,10 @@ def main() -> int:
     try:
         labels = load_labels(p.labels_path)
         seed = read_csv_batch(Path(p.seed_path), p.seed_text_column, p.seed_label_column, p.seed_path, SEED)
+        if p.seed_outside_catalogue == "drop":
+            seed, dropped = drop_uncatalogued(seed, labels)
+            for label, count in sorted(dropped.items()):
+                print(f"ingest: {count} seed rows of {label!r} left out (not in the label catalogue)")
         batches = [
             read_csv_batch(f, "text", "label", f.as_posix(), FEEDBACK) for f in feedback_files(Path(p.feedback_dir))
         ]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from ticketops.config import load_params
 from ticketops.fileio import read_csv, read_json, write_json
+from ticketops.registry.audit import record_registration
 from ticketops.registry.register import register_candidate, registration_summary
 from ticketops.registry.store import client
 
@@ -21,8 +22,10 @@ def main() -> None:
         plots_dir=Path("models/plots"),
         model_card=Path("models/MODEL_CARD.md"),
     )
-    write_json("models/registration.json", registration_summary(result))
+    summary = registration_summary(result)
+    write_json("models/registration.json", summary)
     name = params.registration.model_name
+    record_registration(summary, name)
     moved = ", ".join(f"@{a}" for a in result.aliases) or "no alias moved"
     print(
         f"register: {name} v{result.version} ({moved}); "

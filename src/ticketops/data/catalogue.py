@@ -78,6 +78,13 @@ def load_catalogue(path: Path) -> Catalogue:
     return catalogue
 
 
+def is_catalogue(path: Path | str) -> bool:
+    """Whether ``path`` holds a catalogue document (not a plain list of names, as test fixtures use)."""
+    import json
+
+    return isinstance(json.loads(Path(path).read_text()), dict)
+
+
 def save_catalogue(path: Path, catalogue: Catalogue) -> None:
     """Replace the file atomically (readers see the old or the new document, never a mix)."""
     path = Path(path)
