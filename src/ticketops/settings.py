@@ -61,7 +61,7 @@ class ServiceSettings(BaseSettings):
     prediction_log_retention_rows: int = Field(1_000_000, ge=1)
     prediction_log_retention_days: float = Field(30.0, gt=0)
     threads: int = Field(2, ge=1)
-    # serving (issue 3): labels metrics so stable and canary replicas can be told apart
+    # labels metrics so stable and canary replicas can be told apart
     track: Literal["stable", "canary"] = "stable"
     batch_max_size: int = Field(64, ge=1)  # tickets per encoder call
     batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
