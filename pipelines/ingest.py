@@ -10,7 +10,15 @@ import sys
 from pathlib import Path
 
 from ticketops.config import load_params
-from ticketops.data.ingest import FEEDBACK, SEED, DataValidationError, feedback_files, ingest, read_csv_batch
+from ticketops.data.ingest import (
+    FEEDBACK,
+    SEED,
+    DataValidationError,
+    drop_uncatalogued,
+    feedback_files,
+    ingest,
+    read_csv_batch,
+)
 from ticketops.data.labels import load_labels
 from ticketops.fileio import write_csv
 
@@ -30,6 +38,10 @@ def main() -> int:
     try:
         labels = load_labels(args.labels)
         seed = read_csv_batch(args.seed, p.seed_text_column, p.seed_label_column, args.seed.as_posix(), SEED)
+        if p.seed_outside_catalogue == "drop":
+            seed, dropped = drop_uncatalogued(seed, labels)
+            for label, count in sorted(dropped.items()):
+                print(f"ingest: {count} seed rows of {label!r} left out (not in the label catalogue)")
         batches = [read_csv_batch(f, "text", "label", f.as_posix(), FEEDBACK) for f in feedback_files(args.feedback)]
         dataset = ingest(seed, batches, labels)
     except DataValidationError as exc:

@@ -22,7 +22,10 @@ class IngestParams(_Section):
     seed_path: str = "data/seed/banking77/train.csv"
     seed_text_column: str = "text"
     seed_label_column: str = "category"
-    labels_path: str = "data/seed/banking77/categories.json"
+    labels_path: str = "data/labels/catalogue.json"
+    # Seed tickets whose label is not in the catalogue: "error" (a data problem) or "drop" (the demo starts with
+    # a catalogue that lacks the launch's intents; agents teach them through feedback once an admin adds them).
+    seed_outside_catalogue: Literal["error", "drop"] = "error"
     feedback_dir: str = "data/feedback"
     output: str = "data/processed/dataset.csv"
 

@@ -47,7 +47,10 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TICKETOPS_", extra="ignore")
 
     model_uri: str = DEFAULT_MODEL_URI
-    api_token: SecretStr | None = None
+    api_token: SecretStr | None = None  # alone: one admin user named "admin"
+    auth_file: Path | None = None  # users and roles (YAML, token SHA-256s); reloaded on change or SIGHUP
+    catalogue_path: Path | None = None  # the label catalogue; default <root>/data/labels/catalogue.json
+    review_examples_path: Path | None = None  # similar tickets for reviewers; default <root>/data/splits/train.csv
     max_text_chars: int = Field(2000, ge=1)
     max_tickets: int = Field(64, ge=1)
     max_body_bytes: int = Field(1_000_000, ge=1024)

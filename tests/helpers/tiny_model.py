@@ -121,12 +121,19 @@ def register_tiny_model(
     family: str = "tfidf",
     sample_fraction: float = 1.0,
     fast_share: float | None = None,
+    review_threshold: float = 0.5,
 ) -> str:
     """Train, package and register one version; set ``alias`` on it. Returns the version number."""
     from ticketops.registry.store import client
 
     staging = registry.root / f"staging-{len(list(registry.root.glob('staging-*')))}"
-    folder = build_package(staging, family=family, sample_fraction=sample_fraction, fast_share=fast_share)
+    folder = build_package(
+        staging,
+        family=family,
+        review_threshold=review_threshold,
+        sample_fraction=sample_fraction,
+        fast_share=fast_share,
+    )
     mlflow_client = client()
     checksums = read_json(folder / "checksums.json")
     version = log_model_version(

@@ -81,4 +81,7 @@ def retrain_webhook(
     console.print(
         f"retrain webhook on http://{host}:{port}/alerts (alerts matching {alert_pattern!r})", highlight=False
     )
-    web.run_app(build_app(RetrainTrigger(on_alert, alert_pattern)), host=host, port=port, print=None, access_log=None)
+    from ticketops.audit import AuditTrail
+
+    trigger = RetrainTrigger(on_alert, alert_pattern, record=AuditTrail.from_settings().record)
+    web.run_app(build_app(trigger), host=host, port=port, print=None, access_log=None)

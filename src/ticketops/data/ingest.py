@@ -103,6 +103,16 @@ def find_problems(frame: pd.DataFrame, labels: Iterable[str]) -> list[Problem]:
     return problems
 
 
+def drop_uncatalogued(seed: pd.DataFrame, labels: Iterable[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Seed rows whose label the catalogue lacks, left out (``ingest.seed_outside_catalogue: drop``).
+
+    Returns the kept rows and, per dropped label, how many rows went: a category the catalogue does not have
+    yet is unknown to training until an admin adds it and agents label tickets of it.
+    """
+    known = seed["label"].isin(set(labels))
+    return seed[known].reset_index(drop=True), seed.loc[~known, "label"].value_counts().to_dict()
+
+
 def ingest(seed: pd.DataFrame, feedback: Sequence[pd.DataFrame], labels: Sequence[str]) -> pd.DataFrame:
     """Validate seed + feedback together and return one dataset without repeated (text, label) pairs."""
     frame = pd.concat([seed, *feedback], ignore_index=True) if feedback else seed.reset_index(drop=True)

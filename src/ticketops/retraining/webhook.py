@@ -2,7 +2,8 @@
 
 Alertmanager posts its webhook JSON (version 4) here; alerts whose name matches ``alert_pattern`` and whose
 status is ``firing`` trigger ``on_alert`` in a worker thread. One retraining runs at a time; alerts that
-arrive meanwhile are remembered, not queued, because one retraining covers them all.
+arrive meanwhile are remembered, not queued, because one retraining covers them all. Each retraining it
+starts, and each that fails, is an audit event (actor ``retrain-webhook``) when it is given a ``record``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+AuditRecord = Callable[[str, str, str, dict[str, Any]], Any]  # (actor, action, target, details), AuditTrail.record
+ACTOR = "retrain-webhook"
 
 
 @dataclass
@@ -28,8 +33,11 @@ class WebhookState:
 
 
 class RetrainTrigger:
-    def __init__(self, on_alert: Callable[[list[str]], str], alert_pattern: str = r".*Drift.*"):
+    def __init__(
+        self, on_alert: Callable[[list[str]], str], alert_pattern: str = r".*Drift.*", record: AuditRecord | None = None
+    ):
         self.on_alert = on_alert
+        self.record = record
         self.pattern = re.compile(alert_pattern)
         self.state = WebhookState()
         self._lock = threading.Lock()
@@ -61,11 +69,13 @@ class RetrainTrigger:
     def _work(self, names: list[str]) -> None:
         while True:
             self.state.last_started_at = time.time()
+            self._audit("retrain.triggered", {"alerts": names, "retraining": self.state.triggered})
             try:
                 self.state.last_result = self.on_alert(names)
                 self.state.last_error = ""
             except Exception as exc:
                 self.state.last_error = f"{type(exc).__name__}: {exc}"
+                self._audit("retrain.failed", {"alerts": names, "error": self.state.last_error[:500]})
             self.state.last_finished_at = time.time()
             with self._lock:
                 if not self.state.pending:
@@ -73,6 +83,16 @@ class RetrainTrigger:
                     return
                 self.state.pending = False
                 self.state.triggered += 1
+
+    def _audit(self, action: str, details: dict[str, Any]) -> None:
+        if self.record is None:
+            return
+        try:
+            self.record(ACTOR, action, "model/retraining", details)
+        except Exception as exc:  # the retraining matters more than its record; the gap is logged
+            import logging
+
+            logging.getLogger(__name__).error("audit trail: %s not recorded (%s)", action, type(exc).__name__)
 
 
 def build_app(trigger: RetrainTrigger):

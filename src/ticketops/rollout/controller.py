@@ -66,6 +66,7 @@ class RolloutController:
         model_name: str,
         sleep: Callable[[float], None] = time.sleep,
         log: Callable[[str], None] = lambda _message: None,
+        on_event: Callable[[RolloutEvent], None] | None = None,
     ):
         self.backend = backend
         self.analysis = analysis
@@ -75,6 +76,7 @@ class RolloutController:
         self.model_name = model_name
         self.sleep = sleep
         self.log = log
+        self.on_event = on_event  # e.g. rollout/audit.py: every decision into the audit trail
         self.steps: list[StepRecord] = []
 
     # --- starting and resuming ---------------------------------------------------------------
@@ -248,6 +250,8 @@ class RolloutController:
             measured=analysis.as_dict() if analysis else {},
         )
         self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
         key, value = registry_tag(event)
         tag_version(self.client, self.model_name, state.canary_version, {key: value})
         if kind in ("promoted", "rolled_back"):

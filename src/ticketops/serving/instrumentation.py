@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ticketops.serving.auth import ROUTE_POLICY
+from ticketops.serving.access import ROUTE_PATHS
 from ticketops.serving.metrics import ServiceMetrics
 
-KNOWN_ROUTES = frozenset(ROUTE_POLICY) - {"/static_content"}
+KNOWN_ROUTES = ROUTE_PATHS - {"/static_content"}
 OTHER_ROUTE = "other"
 
 MetricsProvider = Callable[[], ServiceMetrics | None]

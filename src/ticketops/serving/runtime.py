@@ -13,17 +13,18 @@ ticket, and only the tickets it is unsure of go through the batcher to the slow 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
-import os
+import secrets
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio.to_thread
 
 from ticketops.schemas import ClassifyRequest, FeedbackRequest
+from ticketops.serving.auth import User
 from ticketops.serving.batching import MicroBatcher
 from ticketops.serving.cascade import FAST, SLOW, CascadeStages, is_cascade, reference_texts
 from ticketops.serving.metrics import ServiceMetrics
@@ -45,14 +46,6 @@ class NotReady(RuntimeError):
     """No verified model is loaded (yet, or the load failed)."""
 
 
-class UnknownLabels(ValueError):
-    """Feedback names labels the served model does not know; ``positions`` index the offending items."""
-
-    def __init__(self, positions: list[int]):
-        super().__init__(f"{len(positions)} unknown label(s)")
-        self.positions = positions
-
-
 @dataclass(frozen=True)
 class ServedModel:
     """The model this replica serves and where it came from (registry version, alias, lineage tags)."""
@@ -65,6 +58,7 @@ class ServedModel:
     data_md5: str
     labels: frozenset[str]
     stages: CascadeStages | None = None  # a cascade: fast stage in the request path, slow stage batched
+    folder: Path | None = None  # the verified package (its labelled reference sample feeds review reasons)
 
 
 class ServingRuntime:
@@ -87,10 +81,7 @@ class ServingRuntime:
         self._stop = threading.Event()
         self._resources = contextlib.ExitStack()
         self._loader: threading.Thread | None = None
-        # Ids for tickets sent without one: a random per-process prefix and a counter (unique across replicas
-        # and restarts, and far cheaper than a uuid4 per ticket on the request path).
-        self._id_prefix = os.urandom(8).hex()
-        self._id_counter = itertools.count(1)
+        self.humans = None  # HumanLoop (review queue, labels, catalogue, audit) once the log is open
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -132,8 +123,11 @@ class ServingRuntime:
         from ticketops.registry.bento import open_any
 
         if not self._log_started:
+            from ticketops.serving.humans import HumanLoop
+
             self.log.start()
             self._log_started = True
+            self.humans = HumanLoop(self.settings, self.log)
         uri = self.settings.model_uri
         logger.info("resolving %s and verifying its artifact checksums", uri)
         with contextlib.ExitStack() as attempt:
@@ -153,6 +147,7 @@ class ServingRuntime:
                 data_md5=loaded.tags.get("data_md5", ""),
                 labels=frozenset(scorer.labels),
                 stages=stages,
+                folder=getattr(loaded, "folder", None),
             )
             self._resources.push(attempt.pop_all())  # keep the verified files until shutdown
         self.batcher = MicroBatcher(
@@ -206,7 +201,7 @@ class ServingRuntime:
 
     # --- requests ----------------------------------------------------------------------------
 
-    def _require_model(self) -> tuple[ServedModel, MicroBatcher[str, TicketScore]]:
+    def require_model(self) -> tuple[ServedModel, MicroBatcher[str, TicketScore]]:
         model, batcher = self.model, self.batcher
         if model is None or batcher is None:
             raise NotReady(self.not_ready_reason or "model is loading")
@@ -214,7 +209,7 @@ class ServingRuntime:
 
     async def classify(self, request: ClassifyRequest) -> dict:
         """Predictions for every ticket, batched with concurrent requests; logged (redacted) off the request path."""
-        model, batcher = self._require_model()
+        model, batcher = self.require_model()
         texts = [ticket.text for ticket in request.tickets]
         started = time.perf_counter()
         if model.stages is None:
@@ -222,7 +217,8 @@ class ServingRuntime:
         else:
             scores = await self._score_cascade(model.version, model.stages, batcher, texts)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        ids = [ticket.id or f"{self._id_prefix}-{next(self._id_counter):x}" for ticket in request.tickets]
+        # Generated ids are unguessable (128 random bits): a label can only name a ticket its agent was shown.
+        ids = [ticket.id or secrets.token_urlsafe(16) for ticket in request.tickets]
         self.metrics.observe_predictions(
             model.version,
             (s.stage for s in scores),
@@ -270,20 +266,22 @@ class ServingRuntime:
         answers = dict(zip(unsure, await batcher.submit([texts[i] for i in unsure]), strict=True)) if unsure else {}
         return [score if score is not None else answers[i] for i, score in enumerate(first)]
 
-    async def feedback(self, request: FeedbackRequest) -> dict:
-        """Store agents' true labels on the logged predictions and refresh live accuracy of the versions touched."""
-        model, _ = self._require_model()
-        unknown = [i for i, item in enumerate(request.items) if item.label not in model.labels]
-        if unknown:
-            raise UnknownLabels(unknown)
-        pairs = [(item.id, item.label) for item in request.items]
-        matches = await anyio.to_thread.run_sync(self.log.apply_feedback, pairs)
-        found = [m for m in matches if m is not None]
-        for match in found:
-            self.metrics.observe_feedback(match.model_version, match.correct)
-        self.metrics.observe_unmatched_feedback(len(matches) - len(found))
-        await self._refresh_live_accuracy({m.model_version for m in found})
-        return {"accepted": len(pairs), "matched": len(found)}
+    async def feedback(self, request: FeedbackRequest, user: User) -> dict:
+        """Agents' labels: checked against the catalogue and the log (all or nothing), settled, audited."""
+        model, _ = self.require_model()
+        humans = self.humans
+        outcomes = await anyio.to_thread.run_sync(humans.label, request.items, user, model.labels)
+        for outcome in outcomes:
+            if outcome.true_label is not None:
+                self.metrics.observe_feedback(outcome.model_version, outcome.predicted == outcome.true_label)
+        await self._refresh_live_accuracy({o.model_version for o in outcomes})
+        statuses = [o.status for o in outcomes]
+        return {
+            "accepted": len(outcomes),
+            "matched": len(outcomes),
+            "disputed": statuses.count("disputed"),
+            "results": [{"id": o.ticket_id, "status": o.status} for o in outcomes],
+        }
 
     async def _refresh_live_accuracy(self, versions: Sequence[str] | set[str]) -> None:
         for version in sorted(versions):

@@ -109,3 +109,30 @@ async def test_the_app_receives_alerts_and_reports_its_state():
         assert calls == [["TicketDriftDetected"]]
     finally:
         await client.close()
+
+
+def test_each_retraining_the_webhook_starts_or_loses_is_an_audit_event(tmp_path):
+    from ticketops.audit import AuditTrail
+
+    trail = AuditTrail(f"sqlite:///{tmp_path / 'log.db'}")
+    outcomes = iter(["ok", RuntimeError("dvc repro failed")])
+
+    def on_alert(names):
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    trigger = RetrainTrigger(on_alert, record=trail.record)
+    for _ in range(2):
+        assert trigger.receive(firing("TicketDriftDetected")) is True
+        deadline = time.monotonic() + 5
+        while trigger.state.running and time.monotonic() < deadline:
+            time.sleep(0.02)
+    events = list(reversed(trail.events(limit=0)))
+    assert [(e.actor, e.action) for e in events] == [
+        ("retrain-webhook", "retrain.triggered"),
+        ("retrain-webhook", "retrain.triggered"),
+        ("retrain-webhook", "retrain.failed"),
+    ]
+    assert events[0].details["alerts"] == ["TicketDriftDetected"] and "dvc repro failed" in events[2].details["error"]
