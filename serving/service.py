@@ -8,9 +8,9 @@ Everything with logic lives in ``ticketops.serving``; this file wires it into Be
 * The contract routes (``/classify``, ``/feedback``, ``/metrics``) are a Starlette app mounted with
   ``@bentoml.asgi_app``: full control over status codes and one pass through the HTTP stack per request.
   ``/classify`` feeds the runtime's adaptive batcher, so concurrent one-ticket requests share encoder calls.
-* Two ASGI middlewares wrap every route, BentoML's included: request metrics (outside) and roles
-  (inside: users from ``TICKETOPS_AUTH_FILE`` or ``TICKETOPS_API_TOKEN``, one decision per route in
-  ``ticketops.serving.access``, default deny).
+* Three ASGI middlewares wrap every route, BentoML's included: request metrics (outside), roles
+  (users from ``TICKETOPS_AUTH_FILE`` or ``TICKETOPS_API_TOKEN``, one decision per route in
+  ``ticketops.serving.access``, default deny) and, innermost, the OpenAPI document (serving/openapi.py).
 * ``@bentoml.on_shutdown`` (after uvicorn has let in-flight requests finish on SIGTERM) drains the batcher
   and flushes the prediction-log queue. A worker whose supervisor died (SIGKILL) shuts itself down the same way.
 
@@ -35,6 +35,7 @@ from ticketops.serving.access import service_authorizer
 from ticketops.serving.auth import RoleAuthMiddleware, directory_from_settings
 from ticketops.serving.http import build_contract_app
 from ticketops.serving.instrumentation import RequestMetricsMiddleware
+from ticketops.serving.openapi import OpenAPIMiddleware
 from ticketops.settings import service_settings
 
 if TYPE_CHECKING:
@@ -86,6 +87,13 @@ class SettingsRoleAuth(RoleAuthMiddleware):
         super().__init__(app, service_authorizer(directory))
 
 
+class SettingsOpenAPI(OpenAPIMiddleware):
+    """The OpenAPI document for this replica's limits, at ``/docs.json`` (replacing BentoML's) and ``/openapi.json``."""
+
+    def __init__(self, app: ASGIApp):
+        super().__init__(app, service_settings())
+
+
 @bentoml.asgi_app(build_contract_app(current_runtime), path="/", name="ticketops-contract")
 @bentoml.service(
     name="ticketops",
@@ -122,3 +130,4 @@ class TicketClassifier:
 
 TicketClassifier.add_asgi_middleware(RequestMetricsMiddleware, metrics=current_metrics)
 TicketClassifier.add_asgi_middleware(SettingsRoleAuth)
+TicketClassifier.add_asgi_middleware(SettingsOpenAPI)  # inside roles: the document needs a signed-in user

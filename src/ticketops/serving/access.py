@@ -28,7 +28,8 @@ ROUTE_POLICY: dict[str, frozenset[Role]] = {
     # added by BentoML
     "/healthz": PUBLIC,  # alias of /livez
     "/": ANY_USER,  # BentoML's UI
-    "/docs.json": ANY_USER,
+    "/docs.json": ANY_USER,  # the OpenAPI document (serving/openapi.py replaces BentoML's)
+    "/openapi.json": ANY_USER,  # the same document
     "/schema.json": ANY_USER,
     "/static_content": ANY_USER,
 }

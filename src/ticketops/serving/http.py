@@ -26,7 +26,13 @@ from ticketops.schemas import CategoryRequest, ClassifyRequest, FeedbackRequest
 from ticketops.serving.auth import ANONYMOUS, USER_SCOPE_KEY, User
 from ticketops.serving.batching import BatcherClosed
 from ticketops.serving.errors import ApiError, FieldProblem, error_response
-from ticketops.serving.limits import check_classify_limits, parse_json, read_body
+from ticketops.serving.limits import (
+    check_classify_limits,
+    check_content_type,
+    check_feedback_content,
+    parse_json,
+    read_body,
+)
 from ticketops.serving.metrics import CONTENT_TYPE
 from ticketops.serving.redaction import redact
 from ticketops.serving.runtime import NotReady, ServingRuntime
@@ -37,11 +43,28 @@ logger = logging.getLogger("ticketops.serving")
 RuntimeProvider = Callable[[], ServingRuntime | None]
 Work = Callable[[ServingRuntime, Request, bytes], Awaitable[dict]]
 DEFAULT_PAGE, MAX_PAGE = 20, 200
+LIMIT = frozenset({"limit"})
 
 
 def caller(request: Request) -> User:
     """The authenticated user (the auth middleware put it in the scope; no credentials configured: local admin)."""
     return request.scope.get(USER_SCOPE_KEY) or ANONYMOUS
+
+
+def check_query(request: Request, allowed: frozenset[str]) -> None:
+    """422 on a query parameter the route does not define (a typo would otherwise be silently ignored).
+
+    The parameter's name is not echoed: like a JSON key, it is the client's text.
+    """
+    unknown = [name for name in request.query_params if name not in allowed]
+    if unknown:
+        expected = ", ".join(sorted(allowed)) or "none"
+        raise ApiError(
+            422,
+            "validation_error",
+            f"unknown query parameter(s); this route takes: {expected}",
+            [FieldProblem("query", f"only {expected}", "extra_forbidden")],
+        )
 
 
 def query_limit(request: Request, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:
@@ -66,7 +89,7 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
     """The contract routes; ``runtime()`` returns the replica's runtime (None before the service exists)."""
     admission = Admission()
 
-    async def guarded(route: str, request: Request, work: Work) -> Response:
+    async def guarded(route: str, request: Request, work: Work, query: frozenset[str] = frozenset()) -> Response:
         rt = runtime()
         if rt is None:
             return error_response(503, "not_ready", "service is starting")
@@ -81,7 +104,11 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
         admission.in_flight += 1
         try:
             async with asyncio.timeout(settings.request_timeout_s):
-                body = await read_body(request, settings.max_body_bytes) if request.method == "POST" else b""
+                check_query(request, query)
+                body = b""
+                if request.method == "POST":
+                    check_content_type(request)
+                    body = await read_body(request, settings.max_body_bytes)
                 return JSONResponse(await work(rt, request, body))
         except ApiError as exc:
             return exc.response()
@@ -116,6 +143,7 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
         if long:
             problems = [FieldProblem(f"items.{i}.text", f"at most {limit} characters", "too_long", limit) for i in long]
             raise ApiError(413, "text_too_long", f"feedback text longer than {limit} characters", problems)
+        check_feedback_content(payload)
         return await rt.feedback(payload, caller(request))
 
     async def review_work(rt: ServingRuntime, request: Request, body: bytes) -> dict:
@@ -152,9 +180,9 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
         rt.require_model()
         return await anyio.to_thread.run_sync(rt.humans.whoami, caller(request))
 
-    def handler(route: str, work: Work):
+    def handler(route: str, work: Work, query: frozenset[str] = frozenset()):
         async def endpoint(request: Request) -> Response:
-            return await guarded(route, request, work)
+            return await guarded(route, request, work, query)
 
         return endpoint
 
@@ -179,9 +207,9 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
             Route("/classify", classify, methods=["POST"]),
             Route("/feedback", feedback, methods=["POST"]),
             Route("/metrics", metrics, methods=["GET"]),
-            Route("/review", handler("/review", review_work), methods=["GET"]),
-            Route("/adjudication", handler("/adjudication", adjudication_work), methods=["GET"]),
-            Route("/audit", handler("/audit", audit_work), methods=["GET"]),
+            Route("/review", handler("/review", review_work, LIMIT), methods=["GET"]),
+            Route("/adjudication", handler("/adjudication", adjudication_work, LIMIT), methods=["GET"]),
+            Route("/audit", handler("/audit", audit_work, LIMIT | {"since"}), methods=["GET"]),
             Route("/labels", handler("/labels", labels_work), methods=["GET", "POST"]),
             Route("/whoami", handler("/whoami", whoami_work), methods=["GET"]),
             Route("/ui", review_page, methods=["GET"]),

@@ -119,7 +119,10 @@ BAD_INPUTS = [
     ("empty text", b'{"tickets": [{"text": ""}]}', 422, "tickets.0.text"),
     ("whitespace text", b'{"tickets": [{"text": "  \\n "}]}', 422, "tickets.0.text"),
     ("null byte", b'{"tickets": [{"text": "a\\u0000' + MARKER.encode() + b'"}]}', 422, "tickets.0.text"),
-    ("unknown field", b'{"tickets": [{"text": "' + MARKER.encode() + b'", "extra": 1}]}', 422, "tickets.0.extra"),
+    ("unknown field", b'{"tickets": [{"text": "hi", "' + MARKER.encode() + b'": 1}]}', 422, "tickets.0"),
+    ("unknown top-level key", b'{"tickets": [{"text": "hi"}], "' + MARKER.encode() + b'": 1}', 422, "body"),
+    ("zero-width text", '{"tickets": [{"text": "\u200b\u200d\ufeff\u2060"}]}'.encode(), 400, "tickets.0.text"),
+    ("duplicate ids", b'{"tickets": [{"text": "a", "id": "t1"}, {"text": "b", "id": "t1"}]}', 400, "tickets.1.id"),
     ("lone surrogate", b'{"tickets": [{"text": "\\ud800 ' + MARKER.encode() + b'"}]}', 400, "body"),
 ]
 
@@ -129,6 +132,24 @@ def test_bad_input_gets_a_4xx_naming_the_field_without_echoing_the_text(client, 
     response = client.post("/classify", content=body, headers={**AUTH, "Content-Type": "application/json"})
     assert_error(response, status, field)
     assert classify(client, [{"text": "still serving?"}]).status_code == 200
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_body_not_declared_json_gets_415(client, content_type: str) -> None:
+    """A cross-site form or text/plain post (no CORS preflight) never reaches the model."""
+    body = b'{"tickets": [{"text": "' + MARKER.encode() + b'"}]}'
+    for route in ("/classify", "/feedback"):
+        response = client.post(route, content=body, headers={**AUTH, "Content-Type": content_type})
+        assert_error(response, 415, "Content-Type")
+    ok = client.post("/classify", content=body, headers={**AUTH, "Content-Type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200
+
+
+def test_feedback_with_an_id_twice_or_invisible_text_gets_400(client) -> None:
+    twice = {"items": [{"id": "f1", "label": "x"}, {"id": "f1", "label": "y"}]}
+    assert_error(client.post("/feedback", json=twice, headers=AUTH), 400, "items.1.id")
+    blank = {"items": [{"id": "f2", "text": "\u200b\u200c", "label": "x"}]}
+    assert_error(client.post("/feedback", json=blank, headers=AUTH), 400, "items.0.text")
 
 
 def test_oversized_text_too_many_tickets_and_big_bodies_get_413(client) -> None:
@@ -266,10 +287,11 @@ def test_feedback_joins_the_logged_prediction_and_sets_live_accuracy(client, reg
 
 
 def test_feedback_with_an_unknown_label_is_rejected_with_400(client) -> None:
-    tid = classify(client, [{"text": "card not working"}]).json()["predictions"][0]["id"]
+    predictions = classify(client, [{"text": "card not working"}, {"text": "card lost"}]).json()["predictions"]
+    tid, other = (p["id"] for p in predictions)
     response = client.post(
         "/feedback",
-        json={"items": [{"id": tid, "label": tiny_labels()[0]}, {"id": tid, "label": MARKER}]},
+        json={"items": [{"id": tid, "label": tiny_labels()[0]}, {"id": other, "label": MARKER}]},
         headers=AUTH,
     )
     body = assert_error(response, 400, "items.1.label")
