@@ -60,6 +60,10 @@ class ServiceSettings(BaseSettings):
     prediction_log_queue: int = Field(10_000, ge=1)
     prediction_log_retention_rows: int = Field(1_000_000, ge=1)
     prediction_log_retention_days: float = Field(30.0, gt=0)
+    # rows the database cannot take wait here (bounded), replayed in order; default <root>/.ticketops/prediction-spool
+    prediction_log_spool_dir: Path | None = None
+    prediction_log_spool_max_rows: int = Field(200_000, ge=1)
+    prediction_log_retry_s: float = Field(1.0, gt=0)  # between attempts while the database is away
     threads: int = Field(2, ge=1)
     # labels metrics so stable and canary replicas can be told apart
     track: Literal["stable", "canary"] = "stable"

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -114,6 +115,8 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
             return exc.response()
         except NotReady:
             return error_response(503, "not_ready", "no verified model is loaded yet (see /readyz and the log)")
+        except OperationalError:  # the log database is away: classify still answers, these routes wait for it
+            return error_response(503, "database_unavailable", "the prediction log's database is unavailable")
         except BatcherClosed:
             return error_response(503, "shutting_down", "the service is shutting down")
         except TimeoutError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import DDL, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, event
 
 metadata = MetaData()
+ROW_KEY_INDEX = "ux_predictions_row_key"
 
 predictions = Table(
     "predictions",
@@ -27,6 +28,9 @@ predictions = Table(
     Column("created_at", Float, nullable=False),  # unix seconds, UTC
     Column("true_label", String(128), nullable=True),
     Column("feedback_at", Float, nullable=True),
+    # One per logged row (a UUID made when the ticket is answered): a replayed or retried batch is stored once.
+    Column("row_key", String(32), nullable=True),
+    Index(ROW_KEY_INDEX, "row_key", unique=True),
     Index("ix_predictions_created_at", "created_at"),
     Index("ix_predictions_feedback", "model_version", "feedback_at"),  # live accuracy: newest labels per version
     Index("ix_predictions_review", "needs_review", "true_label", "created_at"),  # the review queue, oldest first

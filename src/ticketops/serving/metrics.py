@@ -17,7 +17,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-LOG_DROP_REASONS = ("queue_full", "write_error")
+LOG_DROP_REASONS = ("spool_full", "spool_error")
 
 
 class SlidingShare:
@@ -136,8 +136,14 @@ class ServiceMetrics:
         )
         self._log_dropped = Counter(
             "ticketops_prediction_log_dropped_total",
-            "Prediction-log rows not stored (queue full or write error); the response is never slowed down.",
+            "Prediction-log rows lost: the on-disk spool was full or unwritable; the response is never slowed down.",
             ["reason", "track"],
+            registry=r,
+        )
+        self._log_backlog = Gauge(
+            "ticketops_prediction_log_spool_rows",
+            "Prediction-log rows spooled on disk waiting for the database (0 when it keeps up).",
+            ["track"],
             registry=r,
         )
         self._slow_share = Gauge(
@@ -163,6 +169,7 @@ class ServiceMetrics:
         self._per_version: dict[str, tuple] = {}
         for reason in LOG_DROP_REASONS:  # start every alertable counter at 0 so rate() sees the first drop
             self._log_dropped.labels(reason, track)
+        self._log_backlog.labels(track).set(0)
         self._feedback_unmatched.labels(track)
 
     # --- requests ----------------------------------------------------------------------------
@@ -281,6 +288,9 @@ class ServiceMetrics:
             self._log_dropped.labels(reason, self.track).inc(count)
 
     # --- exposition ----------------------------------------------------------------------------
+
+    def set_log_backlog(self, rows: int) -> None:
+        self._log_backlog.labels(self.track).set(rows)
 
     def render(self) -> bytes:
         """The text exposition format of this instance's registry (sliding shares are read now, not per ticket)."""

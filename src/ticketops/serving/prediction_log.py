@@ -1,31 +1,41 @@
 """The prediction log: every classified ticket (redacted) in a SQL table, written off the request path.
 
 Requests hand rows to a bounded in-memory queue and return; one writer thread inserts them in batches.
-When the queue is full the rows are dropped and counted (a slow database must never slow the response).
+Nothing is lost when the database is away (down, locked, full, not there yet at start): rows that cannot
+be written, or that do not fit the queue, go to a bounded on-disk spool (serving/spool.py) and are replayed
+oldest first once the database answers again; while the spool holds rows, new batches join it behind them.
+Only beyond the spool's bound are rows dropped and counted. Each row has a unique ``row_key`` that the
+database refuses twice, so a retried or replayed batch is stored exactly once. The service does not wait
+for the database at start: the writer creates the tables when it first reaches it.
+
 SQLite runs in WAL mode so the drift monitor can read while the service writes; any SQLAlchemy URL
 (PostgreSQL in production) works the same. Retention (rows and days) is enforced by the writer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, case, create_engine, delete, event, func, select, update
+from sqlalchemy import Engine, case, create_engine, delete, event, func, inspect, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
-from ticketops.serving.log_schema import metadata, predictions
+from ticketops.serving.log_schema import ROW_KEY_INDEX, metadata, predictions
+from ticketops.serving.spool import Spool, SpoolFull
 from ticketops.settings import project_root
 
 logger = logging.getLogger(__name__)
 
 DropCallback = Callable[[int, str], None]
+BacklogCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class LogRow:
     stage: str
     latency_ms: float
     created_at: float
+    row_key: str = field(default_factory=lambda: uuid.uuid4().hex)  # stored once, however often it is retried
 
 
 @dataclass(frozen=True)
@@ -87,8 +98,37 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def insert_once(engine: Engine, rows: Sequence[dict]) -> None:
+    """Insert ``rows``; a row whose ``row_key`` is stored already is skipped (replays and retries)."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(predictions).on_conflict_do_nothing(index_elements=["row_key"])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(predictions).on_conflict_do_nothing(index_elements=["row_key"])
+    else:  # other databases: plain insert (the unique index still refuses a duplicate)
+        statement = predictions.insert()
+    with engine.begin() as conn:
+        conn.execute(statement, list(rows))
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the tables; a ``predictions`` table from before ``row_key`` gets the column and its index."""
+    metadata.create_all(engine)
+    columns = {column["name"] for column in inspect(engine).get_columns("predictions")}
+    if "row_key" not in columns:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE predictions ADD COLUMN row_key VARCHAR(32)"))
+            conn.execute(text(f"CREATE UNIQUE INDEX IF NOT EXISTS {ROW_KEY_INDEX} ON predictions (row_key)"))
+
+
+def default_spool_dir(url: str) -> Path:
+    """One spool per database: rows must only ever replay into the database they were meant for."""
+    key = hashlib.sha256(make_url(url).render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return project_root() / ".ticketops" / "prediction-spool" / key
+
+
 class PredictionLog:
-    """Bounded queue + batching writer thread over the ``predictions`` table."""
+    """Bounded queue + batching writer thread over the ``predictions`` table, with an on-disk spool."""
 
     def __init__(
         self,
@@ -100,13 +140,22 @@ class PredictionLog:
         batch_size: int = 500,
         prune_every_s: float = 60.0,
         on_drop: DropCallback | None = None,
+        spool_dir: Path | None = None,
+        spool_max_rows: int = 200_000,
+        retry_s: float = 1.0,
+        on_backlog: BacklogCallback | None = None,
     ):
         self.url = url
         self.retention_rows = retention_rows
         self.retention_days = retention_days
         self.batch_size = batch_size
         self.prune_every_s = prune_every_s
+        self.retry_s = retry_s
         self.on_drop = on_drop or (lambda count, reason: None)
+        self.on_backlog = on_backlog or (lambda rows: None)
+        self.spool = Spool(spool_dir or default_spool_dir(url), spool_max_rows)
+        self._schema_ready = False
+        self._next_attempt = 0.0  # monotonic time before which the database is not tried again
         self._queue: queue.Queue[LogRow] = queue.Queue(maxsize=queue_size)
         self._engine: Engine | None = None
         self._thread: threading.Thread | None = None
@@ -123,24 +172,22 @@ class PredictionLog:
         return self._engine
 
     def start(self) -> None:
-        """Open the database, create the table if needed, prune once and start the writer."""
+        """Start the writer; returns at once even when the database is unreachable (rows spool meanwhile)."""
         self._engine = make_engine(self.url)
-        for attempt in range(3):  # several replicas may create the table at the same moment
-            try:
-                metadata.create_all(self._engine)
-                break
-            except OperationalError:
-                if attempt == 2:
-                    raise
-                time.sleep(0.2)
-        self.prune()
+        self.on_backlog(self.spool.rows)
         self._thread = threading.Thread(target=self._run, name="ticketops-prediction-log", daemon=True)
         self._thread.start()
+
+    @property
+    def backlog(self) -> int:
+        """Rows waiting in the spool for the database."""
+        return self.spool.rows
 
     # --- request path ------------------------------------------------------------------------
 
     def submit(self, rows: Sequence[LogRow]) -> int:
-        """Queue rows without blocking; rows that do not fit are dropped and reported. Returns rows queued."""
+        """Queue rows without blocking; what does not fit goes to the spool (dropped and reported only when
+        that is full too). Returns the rows queued in memory."""
         queued = 0
         for row in rows:
             try:
@@ -150,8 +197,20 @@ class PredictionLog:
             queued += 1
         self._accepted += queued
         if queued < len(rows):
-            self.on_drop(len(rows) - queued, "queue_full")
+            self._spool([asdict(row) for row in rows[queued:]], "queue_full")
         return queued
+
+    def _spool(self, rows: list[dict], reason: str) -> None:
+        try:
+            self.spool.append(rows)
+        except SpoolFull:
+            self.on_drop(len(rows), "spool_full")
+        except OSError as exc:
+            logger.error("prediction log: %d rows neither written nor spooled (%s)", len(rows), type(exc).__name__)
+            self.on_drop(len(rows), "spool_error")
+        else:
+            logger.debug("prediction log: %d rows spooled (%s)", len(rows), reason)
+        self.on_backlog(self.spool.rows)
 
     # --- writer ------------------------------------------------------------------------------
 
@@ -162,6 +221,7 @@ class PredictionLog:
             except queue.Empty:
                 if self._stopping.is_set():
                     return
+                self.replay()
                 self._maybe_prune()
                 continue
             batch = [first]
@@ -173,17 +233,60 @@ class PredictionLog:
             self._write(batch)
             self._maybe_prune()
 
-    def _write(self, batch: list[LogRow]) -> None:
+    def _database_ready(self, force: bool = False) -> bool:
+        """Whether to try the database now (not within ``retry_s`` of a failure); creates the tables once."""
+        if not force and time.monotonic() < self._next_attempt:
+            return False
+        if self._schema_ready:
+            return True
         try:
-            with self.engine.begin() as conn:
-                conn.execute(predictions.insert(), [asdict(row) for row in batch])
-        except Exception as exc:  # never let one bad write stop the writer; the rows are counted as dropped
-            logger.error("prediction log: %d rows not written (%s)", len(batch), type(exc).__name__)
-            self.on_drop(len(batch), "write_error")
+            ensure_schema(self.engine)
+        except Exception as exc:
+            self._failed(exc, "schema")
+            return False
+        self._schema_ready = True
+        self._maybe_prune()
+        return True
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        self._next_attempt = time.monotonic() + self.retry_s
+        logger.warning("prediction log: database unavailable (%s: %s); spooling", what, type(exc).__name__)
+
+    def _write(self, batch: list[LogRow]) -> None:
+        rows = [asdict(row) for row in batch]
+        try:
+            self.replay()  # what waits goes first
+            if self.spool.rows == 0 and self._database_ready():
+                try:
+                    insert_once(self.engine, rows)
+                    return
+                except Exception as exc:  # down, locked, full: keep the rows
+                    self._failed(exc, "insert")
+            self._spool(rows, "database_unavailable")  # behind what waits already: arrival order holds
         finally:
             with self._progress:
                 self._done += len(batch)
                 self._progress.notify_all()
+
+    def replay(self, force: bool = False) -> int:
+        """Store spooled rows oldest first until the spool is empty or the database fails; rows stored."""
+        if self.spool.rows == 0 and not force:
+            return 0
+        stored = 0
+        if not self._database_ready(force):
+            return 0
+        for path, rows in self.spool.oldest():
+            try:
+                insert_once(self.engine, rows)
+            except Exception as exc:
+                self._failed(exc, "replay")
+                break
+            self.spool.remove(path)
+            stored += len(rows)
+        self.on_backlog(self.spool.rows)
+        if stored:
+            logger.info("prediction log: %d spooled rows stored, %d waiting", stored, self.spool.rows)
+        return stored
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every row queued before this call is written; False on timeout."""
@@ -198,7 +301,8 @@ class PredictionLog:
         return True
 
     def close(self, timeout: float = 30.0) -> bool:
-        """Flush what is queued, stop the writer and release the database; True if nothing was left behind."""
+        """Flush what is queued (to the database or the spool), try the spool once more, stop the writer and
+        release the database; True if no row was left in memory. Spooled rows stay on disk for the next start."""
         if self._thread is None:
             return True
         flushed = self.flush(timeout)
@@ -207,6 +311,12 @@ class PredictionLog:
         self._thread = None
         if not flushed:
             logger.error("prediction log: %d rows still queued at shutdown", self._accepted - self._done)
+        try:
+            self.replay(force=True)
+        except Exception as exc:
+            logger.error("prediction log: final replay failed (%s)", type(exc).__name__)
+        if self.spool.rows:
+            logger.warning("prediction log: %d rows stay spooled in %s", self.spool.rows, self.spool.directory)
         if self._engine is not None:
             self._engine.dispose()
         return flushed
@@ -214,7 +324,7 @@ class PredictionLog:
     # --- retention ---------------------------------------------------------------------------
 
     def _maybe_prune(self) -> None:
-        if time.monotonic() - self._last_prune >= self.prune_every_s:
+        if self._schema_ready and time.monotonic() - self._last_prune >= self.prune_every_s:
             try:
                 self.prune()
             except Exception as exc:

@@ -73,6 +73,10 @@ class ServingRuntime:
             retention_rows=settings.prediction_log_retention_rows,
             retention_days=settings.prediction_log_retention_days,
             on_drop=self.metrics.observe_log_dropped,
+            spool_dir=settings.prediction_log_spool_dir,
+            spool_max_rows=settings.prediction_log_spool_max_rows,
+            retry_s=settings.prediction_log_retry_s,
+            on_backlog=self.metrics.set_log_backlog,
         )
         self.model: ServedModel | None = None
         self.batcher: MicroBatcher[str, TicketScore] | None = None

@@ -385,6 +385,34 @@ def wait_for_log(caplog, needle: str, timeout: float = 60.0) -> None:
     raise AssertionError(f"{needle!r} not logged; log:\n{caplog.text[-2000:]}")
 
 
+def test_ready_and_answering_without_the_log_database_the_rows_wait_in_the_spool(registry, tmp_path: Path) -> None:
+    from ticketops.processes import free_port
+
+    env = {
+        "TICKETOPS_MODEL_URI": "models:/ticket-classifier@champion",
+        "TICKETOPS_API_TOKEN": TOKEN,
+        # nothing listens there: the database is down for the whole life of the replica
+        "TICKETOPS_PREDICTION_LOG_URL": f"postgresql+psycopg://ticketops@127.0.0.1:{free_port()}/log?connect_timeout=1",
+        "TICKETOPS_PREDICTION_LOG_SPOOL_DIR": str(tmp_path / "spool"),
+    }
+    with service_client(env, ready=False) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get("/readyz").status_code == 200
+        response = classify(client, [{"text": "my card is lost"}, {"text": "refund please"}])
+        assert response.status_code == 200
+        assert client.get("/review", headers=AUTH).status_code == 503  # needs the database, says so
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            backlog = [s.value for s in metrics(client)["ticketops_prediction_log_spool_rows"]]
+            if backlog == [2]:
+                break
+            time.sleep(0.2)
+        assert backlog == [2]
+    assert sum(1 for _ in (tmp_path / "spool").glob("*.jsonl")) >= 1  # kept on disk for the next start
+
+
 def test_a_corrupt_artifact_keeps_readyz_failing_and_never_falls_back(tmp_path: Path, caplog) -> None:
     reg = tiny_registry(tmp_path / "registry")
     register_tiny_model(reg, alias=None)  # an intact older version that must not be served instead
