@@ -64,6 +64,9 @@ class ServiceSettings(BaseSettings):
     prediction_log_spool_dir: Path | None = None
     prediction_log_spool_max_rows: int = Field(200_000, ge=1)
     prediction_log_retry_s: float = Field(1.0, gt=0)  # between attempts while the database is away
+    # ids that are not safe opaque tokens are stored as a keyed hash: replicas of one deployment share the key
+    id_hash_key: SecretStr | None = None  # hex, >= 16 bytes; else the key file (created on first use)
+    id_hash_key_file: Path | None = None  # default <root>/.ticketops/id-hash.key
     threads: int = Field(2, ge=1)
     # labels metrics so stable and canary replicas can be told apart
     track: Literal["stable", "canary"] = "stable"

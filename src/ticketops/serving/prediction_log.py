@@ -36,11 +36,12 @@ logger = logging.getLogger(__name__)
 
 DropCallback = Callable[[int, str], None]
 BacklogCallback = Callable[[int], None]
+Scrub = Callable[["LogRow"], "LogRow"]  # raw row -> row as stored (redacted text, stored id)
 
 
 @dataclass(frozen=True)
 class LogRow:
-    """One classified ticket as stored; ``text`` must already be redacted."""
+    """One classified ticket; the log's ``scrub`` turns it into what is stored (redacted text, stored id)."""
 
     ticket_id: str
     text: str
@@ -144,6 +145,7 @@ class PredictionLog:
         spool_max_rows: int = 200_000,
         retry_s: float = 1.0,
         on_backlog: BacklogCallback | None = None,
+        scrub: Scrub | None = None,
     ):
         self.url = url
         self.retention_rows = retention_rows
@@ -153,6 +155,7 @@ class PredictionLog:
         self.retry_s = retry_s
         self.on_drop = on_drop or (lambda count, reason: None)
         self.on_backlog = on_backlog or (lambda rows: None)
+        self.scrub = scrub or (lambda row: row)  # runs in the writer: redaction costs the request path nothing
         self.spool = Spool(spool_dir or default_spool_dir(url), spool_max_rows)
         self._schema_ready = False
         self._next_attempt = 0.0  # monotonic time before which the database is not tried again
@@ -197,7 +200,7 @@ class PredictionLog:
             queued += 1
         self._accepted += queued
         if queued < len(rows):
-            self._spool([asdict(row) for row in rows[queued:]], "queue_full")
+            self._spool([asdict(self.scrub(row)) for row in rows[queued:]], "queue_full")
         return queued
 
     def _spool(self, rows: list[dict], reason: str) -> None:
@@ -253,8 +256,8 @@ class PredictionLog:
         logger.warning("prediction log: database unavailable (%s: %s); spooling", what, type(exc).__name__)
 
     def _write(self, batch: list[LogRow]) -> None:
-        rows = [asdict(row) for row in batch]
         try:
+            rows = [asdict(self.scrub(row)) for row in batch]
             self.replay()  # what waits goes first
             if self.spool.rows == 0 and self._database_ready():
                 try:

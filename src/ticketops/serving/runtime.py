@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio.to_thread
@@ -27,9 +27,10 @@ from ticketops.schemas import ClassifyRequest, FeedbackRequest
 from ticketops.serving.auth import User
 from ticketops.serving.batching import MicroBatcher
 from ticketops.serving.cascade import FAST, SLOW, CascadeStages, is_cascade, reference_texts
+from ticketops.serving.ids import IdHasher, load_or_create_key
 from ticketops.serving.metrics import ServiceMetrics
 from ticketops.serving.prediction_log import LogRow, PredictionLog
-from ticketops.serving.redaction import redact
+from ticketops.serving.redaction import redact, warm_up
 from ticketops.serving.scoring import Scorer, TicketScore, set_encoder_batch_size
 from ticketops.settings import ServiceSettings
 
@@ -61,6 +62,15 @@ class ServedModel:
     folder: Path | None = None  # the verified package (its labelled reference sample feeds review reasons)
 
 
+def id_hash_key(settings: ServiceSettings) -> bytes:
+    """The deployment's id-hash key: ``TICKETOPS_ID_HASH_KEY`` (hex) or the key file, created on first use."""
+    if settings.id_hash_key is not None:
+        return bytes.fromhex(settings.id_hash_key.get_secret_value())
+    from ticketops.settings import project_root
+
+    return load_or_create_key(settings.id_hash_key_file or project_root() / ".ticketops" / "id-hash.key")
+
+
 class ServingRuntime:
     """One replica's state; the HTTP layer calls ``classify`` and ``feedback`` and reads readiness."""
 
@@ -77,7 +87,9 @@ class ServingRuntime:
             spool_max_rows=settings.prediction_log_spool_max_rows,
             retry_s=settings.prediction_log_retry_s,
             on_backlog=self.metrics.set_log_backlog,
+            scrub=self._stored_row,
         )
+        self.ids = IdHasher(id_hash_key(settings))
         self.model: ServedModel | None = None
         self.batcher: MicroBatcher[str, TicketScore] | None = None
         self.not_ready_reason = "model is loading"
@@ -132,6 +144,7 @@ class ServingRuntime:
             self.log.start()
             self._log_started = True
             self.humans = HumanLoop(self.settings, self.log)
+        warm_up()  # the redaction's recognizers, before the first ticket is logged
         uri = self.settings.model_uri
         logger.info("resolving %s and verifying its artifact checksums", uri)
         with contextlib.ExitStack() as attempt:
@@ -205,6 +218,10 @@ class ServingRuntime:
 
     # --- requests ----------------------------------------------------------------------------
 
+    def _stored_row(self, row: LogRow) -> LogRow:
+        """What the log keeps of a ticket: normalised, redacted text and the stored form of its id."""
+        return replace(row, text=redact(row.text), ticket_id=self.ids.stored(row.ticket_id))
+
     def require_model(self) -> tuple[ServedModel, MicroBatcher[str, TicketScore]]:
         model, batcher = self.model, self.batcher
         if model is None or batcher is None:
@@ -235,7 +252,7 @@ class ServingRuntime:
             [
                 LogRow(
                     ticket_id=ticket_id,
-                    text=redact(text),
+                    text=text,  # redacted by the log's writer (_stored_row), off the request path
                     label=score.label,
                     confidence=score.confidence,
                     needs_review=score.needs_review,
@@ -274,7 +291,10 @@ class ServingRuntime:
         """Agents' labels: checked against the catalogue and the log (all or nothing), settled, audited."""
         model, _ = self.require_model()
         humans = self.humans
-        outcomes = await anyio.to_thread.run_sync(humans.label, request.items, user, model.labels)
+        # ids as the log stores them; the response names each ticket as the caller did
+        sent = {self.ids.stored(item.id): item.id for item in request.items}
+        items = [item.model_copy(update={"id": self.ids.stored(item.id)}) for item in request.items]
+        outcomes = await anyio.to_thread.run_sync(humans.label, items, user, model.labels)
         for outcome in outcomes:
             if outcome.true_label is not None:
                 self.metrics.observe_feedback(outcome.model_version, outcome.predicted == outcome.true_label)
@@ -284,7 +304,7 @@ class ServingRuntime:
             "accepted": len(outcomes),
             "matched": len(outcomes),
             "disputed": statuses.count("disputed"),
-            "results": [{"id": o.ticket_id, "status": o.status} for o in outcomes],
+            "results": [{"id": sent.get(o.ticket_id, o.ticket_id), "status": o.status} for o in outcomes],
         }
 
     async def _refresh_live_accuracy(self, versions: Sequence[str] | set[str]) -> None:

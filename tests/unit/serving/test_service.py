@@ -351,6 +351,7 @@ def test_pii_never_reaches_the_log_store_or_the_log(registry, tmp_path: Path, ca
         "TICKETOPS_MODEL_URI": "models:/ticket-classifier@champion",
         "TICKETOPS_API_TOKEN": TOKEN,
         "TICKETOPS_PREDICTION_LOG_URL": f"sqlite:///{db}",
+        "TICKETOPS_ID_HASH_KEY": "ab" * 32,
     }
     caplog.set_level("DEBUG")
     with service_client(env) as c:
@@ -359,9 +360,19 @@ def test_pii_never_reaches_the_log_store_or_the_log(registry, tmp_path: Path, ca
         assert classify(c, tickets[4:]).status_code == 200
         bad = c.post("/classify", json={"tickets": [{"text": PII["card"] + "\u0000"}]}, headers=AUTH)
         assert bad.status_code == 422 and PII["card"] not in bad.text
+        # an id that is itself PII: echoed to the caller, stored as a keyed hash, found again by /feedback
+        unsafe_id = "customer " + PII["email"]
+        answer = classify(c, [{"text": "zero\u200bwidth card 4111\u200b1111\u200b1111\u200b1111", "id": unsafe_id}])
+        assert answer.json()["predictions"][0]["id"] == unsafe_id
+        label = answer.json()["predictions"][0]["label"]
+        feedback = c.post("/feedback", json={"items": [{"id": unsafe_id, "label": label}]}, headers=AUTH)
+        assert feedback.status_code == 200 and feedback.json()["results"][0]["id"] == unsafe_id
     # the service has shut down: the queue is flushed and the database closed
     with sqlite3.connect(db) as conn:
         stored = dict(conn.execute("select ticket_id, text from predictions").fetchall())
+    hashed = [ticket_id for ticket_id in stored if ticket_id.startswith("h_")]
+    assert len(hashed) == 1 and stored[hashed[0]] == "zerowidth card [CARD]"
+    del stored[hashed[0]]
     assert set(stored) == set(PII)
     placeholders = {"email": "[EMAIL]", "card": "[CARD]", "iban": "[IBAN]", "phone": "[PHONE]", "digits": "[NUMBER]"}
     for kind, placeholder in placeholders.items():
