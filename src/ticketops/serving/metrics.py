@@ -17,6 +17,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+AUTH_REJECTIONS = frozenset({401, 403})  # decided by serving/auth.py before any route runs
 LOG_DROP_REASONS = ("spool_full", "spool_error")
 
 
@@ -52,7 +53,17 @@ class ServiceMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self._requests = Counter(
-            "ticketops_requests_total", "HTTP requests by route and status.", ["route", "status", "track"], registry=r
+            "ticketops_requests_total",
+            "HTTP requests that passed authentication, by route and status (what canary analysis judges).",
+            ["route", "status", "track"],
+            registry=r,
+        )
+        self._rejected = Counter(
+            "ticketops_auth_rejected_total",
+            "HTTP requests refused by authentication or roles (401/403): kept apart so cheap refusals cannot "
+            "make up a canary's traffic, dilute its error rate or lower its p99.",
+            ["route", "status", "track"],
+            registry=r,
         )
         self._request_latency = Histogram(
             "ticketops_request_latency_seconds",
@@ -175,6 +186,9 @@ class ServiceMetrics:
     # --- requests ----------------------------------------------------------------------------
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
+        if status in AUTH_REJECTIONS:
+            self._rejected.labels(route, str(status), self.track).inc()
+            return
         key = (route, status)
         children = self._request_children.get(key)
         if children is None:  # label lookups cost more than the update: resolve each combination once

@@ -319,6 +319,32 @@ REQUIRED_METRICS = {
 }
 
 
+def classify_requests(client) -> tuple[float, float]:
+    """(requests, latency observations) of /classify as canary analysis reads them."""
+    families = metrics(client)
+    count = sum(s.value for s in families["ticketops_requests"] if s.labels.get("route") == "/classify")
+    latency = sum(
+        s.value
+        for s in families["ticketops_request_latency_seconds"]
+        if s.name.endswith("_count") and s.labels.get("route") == "/classify"
+    )
+    return count, latency
+
+
+def test_refused_requests_count_apart_from_what_canary_analysis_judges(client) -> None:
+    """A flood of cheap 401s must not make up a canary's traffic, dilute its error rate or lower its p99."""
+    before = classify_requests(client)
+    for _ in range(30):
+        assert client.post("/classify", json={"tickets": [{"text": "hi"}]}).status_code == 401
+        wrong = {"Authorization": "Bearer not-the-token"}
+        assert client.post("/classify", json={"tickets": [{"text": "hi"}]}, headers=wrong).status_code == 401
+    assert classify_requests(client) == before
+    assert classify(client, [{"text": "my card is lost"}]).status_code == 200
+    assert classify_requests(client) == (before[0] + 1, before[1] + 1)
+    rejected = [s for s in metrics(client)["ticketops_auth_rejected"] if s.labels.get("route") == "/classify"]
+    assert sum(s.value for s in rejected if s.labels["status"] == "401") >= 60
+
+
 def test_metrics_expose_every_required_family_with_its_labels(client) -> None:
     classify(client, [{"text": "top up failed"}])
     tid = classify(client, [{"text": "top up failed"}]).json()["predictions"][0]["id"]
