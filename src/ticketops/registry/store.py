@@ -140,6 +140,26 @@ def clear_alias(mlflow_client, name: str, alias: str) -> None:
         mlflow_client.delete_registered_model_alias(name, alias)
 
 
+def move_alias_if(mlflow_client, name: str, alias: str, expected: str | None, new: str | None) -> str | None:
+    """Compare-and-set an alias: point ``alias`` at ``new`` (clear it when None) only while it points at
+    ``expected`` (None: absent). Returns None when moved, else the version the alias holds now (untouched).
+
+    Why: a rollout owns only the versions it started with; a retrain that finished meanwhile may have set
+    @challenger to a newer version, and clearing that would drop its candidate. MLflow has no atomic
+    compare-and-set, so the check is a read just before the write (a window of one registry call).
+    """
+    current = alias_version(mlflow_client, name, alias)
+    current_version = None if current is None else str(current.version)
+    if current_version != (None if expected is None else str(expected)):
+        return current_version or "none"
+    if new is None:
+        if current is not None:
+            mlflow_client.delete_registered_model_alias(name, alias)
+    else:
+        mlflow_client.set_registered_model_alias(name, alias, str(new))
+    return None
+
+
 def tag_version(mlflow_client, name: str, version: str, tags: Mapping[str, Any]) -> None:
     for key, value in tags.items():
         mlflow_client.set_model_version_tag(name, str(version), key, str(value))

@@ -190,11 +190,15 @@ class RolloutController:
     # --- decisions -----------------------------------------------------------------------------
 
     def promote(self, state: RolloutState, reason: str) -> None:
-        from ticketops.registry.store import clear_alias, set_alias
+        from ticketops.registry.store import move_alias_if
 
         self.backend.promote(model_uri(self.model_name, state.canary_version), state.canary_version)
-        set_alias(self.client, self.model_name, CHAMPION, state.canary_version)
-        clear_alias(self.client, self.model_name, CHALLENGER)
+        reason += self._left(
+            CHAMPION, move_alias_if(self.client, self.model_name, CHAMPION, state.stable_version, state.canary_version)
+        )
+        reason += self._left(
+            CHALLENGER, move_alias_if(self.client, self.model_name, CHALLENGER, state.canary_version, None)
+        )
         state.weight, state.phase, state.reason = 100, Phase.PROMOTED, reason
         self._record(
             state, "promoted", reason=f"@{CHAMPION} v{state.stable_version} → v{state.canary_version}: {reason}"
@@ -202,13 +206,23 @@ class RolloutController:
         self._save(state)
 
     def rollback(self, state: RolloutState, reason: str, analysis: Analysis | None = None) -> None:
-        from ticketops.registry.store import clear_alias
+        from ticketops.registry.store import move_alias_if
 
         self.backend.rollback()
-        clear_alias(self.client, self.model_name, CHALLENGER)
+        reason += self._left(
+            CHALLENGER, move_alias_if(self.client, self.model_name, CHALLENGER, state.canary_version, None)
+        )
         state.weight, state.phase, state.reason = 0, Phase.ROLLED_BACK, reason
         self._record(state, "rolled_back", analysis, reason=f"all traffic back on v{state.stable_version}: {reason}")
         self._save(state)
+
+    @staticmethod
+    def _left(alias: str, holds: str | None) -> str:
+        """A note for the record when an alias was not this rollout's to move (compare-and-set refused)."""
+        if holds is None:
+            return ""
+        now = "unset" if holds == "none" else f"on v{holds}"
+        return f"; @{alias} left {now} (not this rollout's version)"
 
     def abort(self, reason: str = "aborted by operator") -> RolloutState:
         state = self.backend.load_state()
