@@ -41,6 +41,16 @@ def artifact_root() -> Path:
     return Path(os.environ.get("TICKETOPS_ARTIFACT_ROOT") or project_root() / "mlartifacts").resolve()
 
 
+def signing_keys() -> tuple[Path, Path]:
+    """(private, public) key of package signing: ``TICKETOPS_SIGNING_KEY`` and ``TICKETOPS_MODEL_PUBLIC_KEY``,
+    else a pair under ``<root>/.ticketops/signing/`` (created at the first registration; a production
+    deployment mounts only the public key where it serves)."""
+    default = project_root() / ".ticketops" / "signing"
+    private = os.environ.get("TICKETOPS_SIGNING_KEY") or default / "private.pem"
+    public = os.environ.get("TICKETOPS_MODEL_PUBLIC_KEY") or default / "public.pem"
+    return Path(private), Path(public)
+
+
 class ServiceSettings(BaseSettings):
     """Environment of the HTTP service (``TICKETOPS_*``)."""
 
@@ -74,6 +84,8 @@ class ServiceSettings(BaseSettings):
     batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
     encoder_batch_size: int = Field(16, ge=1)  # sentences per encoder mini-batch within a call (less padding)
     load_retry_s: float = Field(30.0, gt=0)  # retry a failed model load (same URI, never another version)
+    # versions an admin lets serve although they did not pass the gate (each load is an audit event)
+    force_ungated_versions: list[str] = Field(default_factory=list)
     live_accuracy_window: int = Field(1000, ge=1)  # most recent labelled predictions per model version
     slow_share_window: int = Field(1000, ge=1)  # cascade: recent tickets behind ticketops_slow_stage_share
 

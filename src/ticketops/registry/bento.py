@@ -40,6 +40,7 @@ def import_from_registry(uri: str) -> str:
     ref = registry.parse_model_uri(uri)
     mlflow_client = registry.client()
     version = registry.get_version(mlflow_client, ref)
+    registry.require_gate(version)  # a Bento is a deployment: only versions that passed the gate
     digest = version.tags.get(registry.TAG_ARTIFACT_SHA, "")
     tag = bento_tag(str(version.version), digest)
     try:
@@ -72,7 +73,8 @@ def _parse(uri: str) -> str:
 
 @contextmanager
 def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
-    """Load a model from the BentoML model store after checking every file against its registered digest."""
+    """Load a model from the BentoML model store after checking every file against its registered digest and
+    the package's signature against the deployment's public key."""
     import bentoml
 
     tag = _parse(uri)
@@ -90,6 +92,10 @@ def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
     if manifest_digest(manifest) != expected:
         raise ChecksumMismatch(f"BentoML model {model.tag}: manifest digest differs from the registered digest")
     verify_checksums(folder, manifest)
+    from ticketops.registry.signing import verify_package
+    from ticketops.settings import signing_keys
+
+    verify_package(folder, signing_keys()[1])  # signed at registration, by the deployment's key
     predictor = Predictor.from_folder(folder, threads=threads, verify=False)
     tags = {"model_family": str(meta.get("model_family", "")), "data_md5": str(meta.get("data_md5", ""))}
     yield LoadedModel(
@@ -103,10 +109,10 @@ def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
     )
 
 
-def open_any(uri: str, threads: int = 2):
+def open_any(uri: str, threads: int = 2, forced_versions: frozenset[str] = frozenset()):
     """``bento:`` URIs from the BentoML model store, everything else through the registry (or a local folder)."""
     if uri.startswith(BENTO_SCHEME):
         return open_bento_model(uri, threads)
     from ticketops.registry.loading import open_model
 
-    return open_model(uri, threads)
+    return open_model(uri, threads, forced_versions)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from typing import Any
 
 from ticketops.fileio import read_json
 from ticketops.modeling.artifacts import CHECKSUMS_FILE, ChecksumMismatch, manifest_digest, verify_checksums
-from ticketops.settings import artifact_root, project_root, tracking_uri
+from ticketops.settings import artifact_root, project_root, signing_keys, tracking_uri
 
 PACKAGE_DIR = "ticketops_model"
 LOADER_MODULE = "ticketops.modeling.pyfunc_loader"
@@ -28,6 +29,26 @@ TAG_GATE_REASON = "gate_reason"
 
 class ModelNotFound(LookupError):
     """The URI names an alias, version or model that the registry does not have."""
+
+
+class GateNotPassed(PermissionError):
+    """The version did not pass the promotion gate and no admin forced it."""
+
+
+def gate_passed(version) -> bool:
+    return str(version.tags.get(TAG_GATE_PASSED, "")).lower() == "true"
+
+
+def require_gate(version, forced: bool = False) -> bool:
+    """GateNotPassed unless ``version`` passed the gate or ``forced``; True when it was forced past it."""
+    if gate_passed(version):
+        return False
+    if not forced:
+        reason = version.tags.get(TAG_GATE_REASON, "no gate verdict recorded")
+        raise GateNotPassed(
+            f"{version.name} v{version.version} did not pass the promotion gate ({reason}); an admin may force it"
+        )
+    return True
 
 
 @dataclass(frozen=True)
@@ -128,6 +149,9 @@ def fetch_verified(mlflow_client, version, dst_root: Path | None = None) -> Path
             f"{TAG_ARTIFACT_SHA}"
         )
     verify_checksums(folder, manifest)
+    from ticketops.registry.signing import verify_package
+
+    verify_package(folder, signing_keys()[1])  # authenticity, before anything is deserialised
     return folder
 
 
@@ -263,9 +287,16 @@ def log_model_version(
     tags: Mapping[str, Any],
     input_example=None,
 ):
-    """Log one run (params, metrics, plots, the model with its signature) and register it as a new version."""
+    """Sign the package (registry/signing.py), log one run (params, metrics, plots, the model with its MLflow
+    signature) and register it as a new version."""
     import mlflow
 
+    from ticketops.registry.signing import create_keypair, sign_package
+
+    private_key, public_key = signing_keys()
+    if not private_key.exists() and not os.environ.get("TICKETOPS_SIGNING_KEY"):
+        create_keypair(private_key, public_key)  # the local default pair, made once
+    sign_package(package_dir, private_key)
     experiment_id = ensure_experiment(mlflow_client, experiment)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.log_params(flatten(params))

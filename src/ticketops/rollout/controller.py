@@ -81,9 +81,13 @@ class RolloutController:
 
     # --- starting and resuming ---------------------------------------------------------------
 
-    def start(self) -> RolloutState:
-        """Deploy @challenger as a canary beside @champion at the first step's weight."""
-        from ticketops.registry.store import alias_version
+    def start(self, force_ungated: bool = False) -> RolloutState:
+        """Deploy @challenger as a canary beside @champion at the first step's weight.
+
+        A challenger that did not pass the promotion gate is refused unless ``force_ungated`` (an admin's
+        decision, recorded in the ``started`` event and so in the audit trail).
+        """
+        from ticketops.registry.store import GateNotPassed, alias_version, require_gate
 
         current = self.backend.load_state()
         if current is not None and not current.phase.finished:
@@ -99,6 +103,10 @@ class RolloutController:
             raise RolloutError(f"{self.model_name} has no @{CHALLENGER}: nothing to roll out")
         if str(challenger.version) == str(champion.version):
             raise RolloutError(f"@{CHALLENGER} and @{CHAMPION} are the same version ({champion.version})")
+        try:
+            forced = require_gate(challenger, forced=force_ungated)
+        except GateNotPassed as exc:
+            raise RolloutError(f"{exc} (ticketops rollout start --force-ungated)") from None
         state = RolloutState(
             rollout_id=f"r{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}",
             model_name=self.model_name,
@@ -110,7 +118,12 @@ class RolloutController:
             raise RolloutError("rollout.steps in params.yaml has no step between 1 and 100")
         self.backend.deploy_canary(model_uri(self.model_name, state.canary_version), state.canary_version)
         self._enter_step(state, 0)
-        self._record(state, "started", reason=f"canary v{state.canary_version} beside stable v{state.stable_version}")
+        forced_note = "; FORCED past a failed promotion gate by an admin" if forced else ""
+        self._record(
+            state,
+            "started",
+            reason=f"canary v{state.canary_version} beside stable v{state.stable_version}{forced_note}",
+        )
         return state
 
     def resume(self) -> RolloutState:

@@ -148,7 +148,10 @@ class ServingRuntime:
         uri = self.settings.model_uri
         logger.info("resolving %s and verifying its artifact checksums", uri)
         with contextlib.ExitStack() as attempt:
-            loaded = attempt.enter_context(open_any(uri, threads=self.settings.threads))
+            forced = frozenset(self.settings.force_ungated_versions)
+            loaded = attempt.enter_context(open_any(uri, threads=self.settings.threads, forced_versions=forced))
+            if getattr(loaded, "forced", False):
+                self._record_forced(loaded)
             set_encoder_batch_size(loaded.predictor, self.settings.encoder_batch_size)
             scorer = Scorer(loaded.predictor)
             stages, reference_share = self._cascade_stages(loaded)
@@ -188,6 +191,21 @@ class ServingRuntime:
             model.data_md5 or "?",
             self.settings.track,
         )
+
+    def _record_forced(self, loaded) -> None:
+        """An ungated version serves only by an admin's decision: say so in the log and the audit trail."""
+        logger.warning(
+            "serving v%s although it did not pass the gate (TICKETOPS_FORCE_UNGATED_VERSIONS)", loaded.version
+        )
+        try:
+            self.humans.trail.record(
+                "service",
+                "model.forced_ungated",
+                f"model/{loaded.name}/{loaded.version}",
+                {"uri": loaded.uri, "track": self.settings.track, "gate_reason": loaded.tags.get("gate_reason", "")},
+            )
+        except Exception as exc:  # the database may be away; the log line above stays
+            logger.error("audit trail: forced load of v%s not recorded (%s)", loaded.version, type(exc).__name__)
 
     @staticmethod
     def _cascade_stages(loaded) -> tuple[CascadeStages | None, float | None]:

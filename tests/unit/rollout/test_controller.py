@@ -210,3 +210,20 @@ def test_champion_moved_by_someone_else_is_not_overwritten_by_a_promotion(regist
     assert report.state.phase == Phase.PROMOTED
     assert alias_version(client(), "ticket-classifier", "champion") is None
     assert "@champion left unset" in report.state.reason
+
+
+def test_an_ungated_challenger_is_refused_unless_an_admin_forces_it(registry, tmp_path):
+    mlflow_client = client()
+    mlflow_client.set_model_version_tag("ticket-classifier", "2", "gate_passed", "false")
+    try:
+        with pytest.raises(RolloutError, match="did not pass the promotion gate"):
+            controller(MemoryBackend(), [], tmp_path).start()
+        backend = MemoryBackend()
+        ctl = controller(backend, [Verdict.FAIL, Verdict.FAIL], tmp_path)
+        state = ctl.start(force_ungated=True)
+        assert backend.canary is not None
+        started = [e for e in ctl.events.read() if e.event == "started"]
+        assert "FORCED past a failed promotion gate" in started[-1].reason
+        ctl.run(state)
+    finally:
+        mlflow_client.set_model_version_tag("ticket-classifier", "2", "gate_passed", "true")
