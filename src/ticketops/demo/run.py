@@ -22,6 +22,7 @@ from ticketops.demo.stack import (
     start_mlflow_ui,
     start_monitor,
     start_webhook_thread,
+    webhook_token,
 )
 from ticketops.demo.workspace import create_workspace, demo_params, dvc_executable, enter_workspace, git_commit
 from ticketops.settings import MODEL_NAME
@@ -122,10 +123,13 @@ class Demo:
         self.stack = stack = LocalStack(settings.resolved_state_dir(), settings.prometheus_url, settings.splitter_port)
         stack.down()
         self.trigger = RetrainTrigger(self.on_drift_alert)
-        start_webhook_thread(self.trigger, self.ports["webhook"])
+        token_file = stack.dir / "retrain-webhook.token"
+        start_webhook_thread(self.trigger, self.ports["webhook"], webhook_token(token_file))
         webhook = f"http://127.0.0.1:{self.ports['webhook']}/alerts"
         start_alertmanager(
-            stack, self.ports["alertmanager"], alertmanager_config(webhook, stack.dir / "alertmanager.yml")
+            stack,
+            self.ports["alertmanager"],
+            alertmanager_config(webhook, stack.dir / "alertmanager.yml", token_file),
         )
         rules = fast_rules(self.ws / "monitoring" / "prometheus" / "rules", stack.dir / "rules")
         monitor_scrape = {
