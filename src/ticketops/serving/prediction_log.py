@@ -14,14 +14,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from sqlalchemy import Engine, case, create_engine, delete, event, func, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, case, delete, func, select, update
 from sqlalchemy.exc import OperationalError
 
+from ticketops.audit import create_audit_table
+from ticketops.data.database import make_engine, resolve_url
 from ticketops.serving.log_schema import metadata, predictions
-from ticketops.settings import project_root
+
+__all__ = ["FeedbackMatch", "LogRow", "PredictionLog", "make_engine", "resolve_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,36 +56,6 @@ class FeedbackMatch:
     @property
     def correct(self) -> bool:
         return self.predicted == self.true_label
-
-
-def resolve_url(url: str) -> str:
-    """A relative SQLite path is taken from the project root (cwd outside a checkout), not the worker's cwd."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return url
-    path = Path(parsed.database)
-    if not path.is_absolute():
-        path = project_root() / path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return parsed.set(database=str(path)).render_as_string(hide_password=False)
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, relaxed fsync and a generous busy timeout (several writers)."""
-    url = resolve_url(url)
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    return engine
 
 
 class PredictionLog:
@@ -128,6 +99,9 @@ class PredictionLog:
         for attempt in range(3):  # several replicas may create the table at the same moment
             try:
                 metadata.create_all(self._engine)
+                for index in predictions.indexes:  # indexes added since the table was created
+                    index.create(self._engine, checkfirst=True)
+                create_audit_table(self._engine)
                 break
             except OperationalError:
                 if attempt == 2:
