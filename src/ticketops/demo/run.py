@@ -290,6 +290,14 @@ class Demo:
         self.log(f"  v{version} registered; the gate refused it: {registration['gate']['reason']}")
         client = registry.client()
         registry.set_alias(client, MODEL_NAME, CHALLENGER, version)
+        from ticketops.audit import AuditTrail
+
+        AuditTrail.from_settings().record(
+            "ops-admin",
+            "alias.forced",
+            f"{MODEL_NAME}@{CHALLENGER}",
+            {"to": version, "gate": registration["gate"], "reason": "ticketops demo: exercising the canary"},
+        )
         registry.tag_version(
             client, MODEL_NAME, version, {"forced_challenger": "ticketops demo: exercising the canary"}
         )
