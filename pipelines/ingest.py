@@ -14,7 +14,6 @@ from ticketops.data.ingest import (
     FEEDBACK,
     SEED,
     DataValidationError,
-    drop_uncatalogued,
     feedback_files,
     ingest,
     read_csv_batch,
@@ -38,12 +37,12 @@ def main() -> int:
     try:
         labels = load_labels(args.labels)
         seed = read_csv_batch(args.seed, p.seed_text_column, p.seed_label_column, args.seed.as_posix(), SEED)
-        if p.seed_outside_catalogue == "drop":
-            seed, dropped = drop_uncatalogued(seed, labels)
-            for label, count in sorted(dropped.items()):
-                print(f"ingest: {count} seed rows of {label!r} left out (not in the label catalogue)")
+        holdout = set(load_params().split.holdout_labels) if p.seed_outside_catalogue == "holdout" else set()
+        outside = seed.loc[seed["label"].isin(holdout - set(labels)), "label"].value_counts()
+        for label, count in sorted(outside.items()):
+            print(f"ingest: {count} seed rows of {label!r}, not in the label catalogue, held out of training")
         batches = [read_csv_batch(f, "text", "label", f.as_posix(), FEEDBACK) for f in feedback_files(args.feedback)]
-        dataset = ingest(seed, batches, labels)
+        dataset = ingest(seed, batches, labels, seed_holdout=holdout)
     except DataValidationError as exc:
         print(f"ingest failed; previous outputs are kept.\n{exc}", file=sys.stderr)
         return 1

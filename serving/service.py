@@ -32,7 +32,8 @@ import bentoml
 from starlette.types import ASGIApp
 
 from ticketops.serving.access import service_authorizer
-from ticketops.serving.auth import RoleAuthMiddleware, directory_from_settings
+from ticketops.serving.auth import directory_from_settings
+from ticketops.serving.auth_middleware import RoleAuthMiddleware
 from ticketops.serving.http import build_contract_app
 from ticketops.serving.instrumentation import RequestMetricsMiddleware
 from ticketops.serving.openapi import OpenAPIMiddleware

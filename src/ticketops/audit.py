@@ -1,5 +1,8 @@
 """The audit trail: one append-only list of every human and machine decision, in the prediction-log database.
 
+``audit_events`` is append-only: triggers refuse UPDATE and DELETE on SQLite and PostgreSQL, so not even a
+component holding the database's credentials rewrites history (retention never touches it).
+
 Every component writes through this module (``AuditTrail.record``, or ``insert_events`` inside a transaction
 it already holds, so a label and its event are stored together or not at all): agents' labels and admins'
 adjudications (the service), category changes (service and CLI), retrain triggers and gate verdicts
@@ -16,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import DDL, Column, Connection, Engine, Float, Integer, MetaData, String, Table, Text, event, select
 
 # Components that act on their own (users act under their names).
 CONTROLLER, MONITOR, RETRAIN_WEBHOOK, RECONCILER, PIPELINE = (
@@ -27,6 +30,52 @@ CONTROLLER, MONITOR, RETRAIN_WEBHOOK, RECONCILER, PIPELINE = (
     "pipeline",
 )
 MAX_LIMIT = 1000
+
+audit_metadata = MetaData()
+audit_events = Table(
+    "audit_events",
+    audit_metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, index=True),  # unix seconds, UTC
+    Column("actor", String(64), nullable=False),  # a user name or a component (controller, monitor, ...)
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(256), nullable=False),
+    Column("details", Text, nullable=False, default="{}"),  # JSON object
+)
+
+_APPEND_ONLY_SQLITE = [
+    DDL(
+        f"CREATE TRIGGER IF NOT EXISTS audit_events_no_{verb.lower()} BEFORE {verb} ON audit_events "
+        "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
+    ).execute_if(dialect="sqlite")
+    for verb in ("UPDATE", "DELETE")
+]
+_APPEND_ONLY_POSTGRES = [
+    DDL(
+        "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$ LANGUAGE plpgsql"
+    ).execute_if(dialect="postgresql"),
+    DDL(
+        "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
+        "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"
+    ).execute_if(dialect="postgresql"),
+]
+for _ddl in (*_APPEND_ONLY_SQLITE, *_APPEND_ONLY_POSTGRES):
+    event.listen(audit_events, "after_create", _ddl)
+
+
+def create_audit_table(engine: Engine, attempts: int = 3) -> None:
+    """Create the table (and its append-only triggers) if this database lacks it; several processes may race."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            audit_metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
 
 
 class AuditEvent(BaseModel):
@@ -57,8 +106,6 @@ def to_row(event: AuditEvent) -> dict[str, Any]:
 
 def insert_events(conn: Connection, events: Sequence[AuditEvent]) -> None:
     """Append ``events`` within the caller's transaction."""
-    from ticketops.serving.log_schema import audit_events
-
     if events:
         conn.execute(audit_events.insert(), [to_row(e) for e in events])
 
@@ -67,8 +114,6 @@ def read_events(
     conn: Connection, limit: int = 100, since: datetime | None = None, actions: Iterable[str] | None = None
 ) -> list[AuditEvent]:
     """Events newest first (at most ``limit``), only those at or after ``since``."""
-    from ticketops.serving.log_schema import audit_events
-
     c = audit_events.c
     query = select(c.at, c.actor, c.action, c.target, c.details).order_by(c.at.desc(), c.event_id.desc())
     if since is not None:
@@ -92,7 +137,7 @@ class AuditTrail:
     """The trail in one database (SQLAlchemy URL or engine); creates its table on first use."""
 
     def __init__(self, url_or_engine: str | Engine):
-        from ticketops.serving.prediction_log import make_engine
+        from ticketops.data.database import make_engine
 
         self._owns_engine = isinstance(url_or_engine, str)
         self.engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
@@ -107,9 +152,7 @@ class AuditTrail:
 
     def _ensure(self) -> None:
         if not self._ready:
-            from ticketops.serving.log_schema import audit_events, metadata
-
-            metadata.create_all(self.engine, tables=[audit_events])
+            create_audit_table(self.engine)
             self._ready = True
 
     def record(self, actor: str, action: str, target: str, details: dict[str, Any] | None = None) -> AuditEvent:

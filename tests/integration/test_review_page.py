@@ -8,8 +8,6 @@ list and the audit trail. Saves docs/img/review.png (shown in the README).
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +15,8 @@ import httpx
 import pytest
 
 from tests.helpers.people import USERS, bearer, people_setup
-from tests.helpers.service import environment
+from tests.helpers.service import live_service
 from tests.helpers.tiny_model import register_tiny_model, tiny_labels, tiny_registry
-from ticketops.processes import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,36 +43,11 @@ TICKETS = [  # with a review threshold of 0.95 the tiny model sends all of these
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The service on a free loopback port (uvicorn in a thread); yields its base URL."""
-    import uvicorn
-
+    """The service on a free loopback port; yields its base URL."""
     root = tmp_path_factory.mktemp("page")
     register_tiny_model(tiny_registry(root / "registry"), review_threshold=0.95)
-    setup = people_setup(root / "people")
-    with environment(setup.env()):
-        from serving.service import TicketClassifier
-
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(TicketClassifier.to_asgi(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        )
-        thread = threading.Thread(target=server.run, name="review-page-service", daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "service not ready"
-            time.sleep(0.2)
-        try:
-            yield url
-        finally:
-            server.should_exit = True
-            thread.join(30)
+    with live_service(people_setup(root / "people").env()) as url:
+        yield url
 
 
 def pending(url: str) -> int:

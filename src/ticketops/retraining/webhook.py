@@ -116,6 +116,7 @@ class RetrainTrigger:
             try:
                 self.state.last_result = self.on_alert(names)
                 self.state.last_error = ""
+                self._audit("retrain.finished", {"alerts": names, "result": str(self.state.last_result)[:500]})
             except Exception as exc:
                 self.state.last_error = f"{type(exc).__name__}: {exc}"
                 self._audit("retrain.failed", {"alerts": names, "error": self.state.last_error[:500]})

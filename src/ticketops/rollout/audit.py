@@ -90,7 +90,7 @@ def missing_from_audit(history: Sequence[RolloutEvent], audit: Sequence[AuditEve
 
 def reconcile(history: Sequence[RolloutEvent], trail: AuditTrail, model_name: str) -> list[RolloutEvent]:
     """Record the history events the trail lacks (actor ``reconciler``); returns those it added."""
-    audit = trail.events(limit=0, actions=[f"rollout.{e.event}" for e in history] or ["-"])
+    audit = trail.events(limit=0, actions=sorted({f"rollout.{e.event}" for e in history}) or ["-"])
     missing = missing_from_audit(history, audit)
     events = [a for e in missing for a in audit_events_for(e, model_name, actor=RECONCILER)]
     if events:

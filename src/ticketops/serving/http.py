@@ -24,7 +24,8 @@ from starlette.routing import Route
 
 from ticketops.audit import parse_since
 from ticketops.schemas import CategoryRequest, ClassifyRequest, FeedbackRequest
-from ticketops.serving.auth import ANONYMOUS, USER_SCOPE_KEY, User
+from ticketops.serving.auth import ANONYMOUS, User
+from ticketops.serving.auth_middleware import USER_SCOPE_KEY
 from ticketops.serving.batching import BatcherClosed
 from ticketops.serving.errors import ApiError, FieldProblem, error_response
 from ticketops.serving.limits import (

@@ -1,14 +1,14 @@
-"""The prediction-log database's tables: predictions, agents' review labels, and the audit trail.
+"""The prediction-log database's service tables: predictions and agents' review labels (the audit trail's table
+is ticketops/audit.py's, in the same database).
 
 Only redacted text is ever stored. ``true_label`` is the label training may use: set by an agent's label
 through ``POST /feedback``, cleared while two agents disagree, set again by an admin's adjudication; every
-individual label stays in ``review_labels``. ``audit_events`` is append-only: triggers refuse UPDATE and
-DELETE on SQLite and PostgreSQL, so not even a component with the database's credentials rewrites history.
+individual label stays in ``review_labels``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, event
+from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 ROW_KEY_INDEX = "ux_predictions_row_key"
@@ -48,34 +48,3 @@ review_labels = Table(
     Column("at", Float, nullable=False),
     Index("ix_review_labels_actor_at", "actor", "at"),
 )
-
-audit_events = Table(
-    "audit_events",
-    metadata,
-    Column("event_id", Integer, primary_key=True, autoincrement=True),
-    Column("at", Float, nullable=False, index=True),  # unix seconds, UTC
-    Column("actor", String(64), nullable=False),  # a user name or a component (controller, monitor, ...)
-    Column("action", String(64), nullable=False, index=True),
-    Column("target", String(256), nullable=False),
-    Column("details", Text, nullable=False, default="{}"),  # JSON object
-)
-
-_APPEND_ONLY_SQLITE = [
-    DDL(
-        f"CREATE TRIGGER IF NOT EXISTS audit_events_no_{verb.lower()} BEFORE {verb} ON audit_events "
-        "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
-    ).execute_if(dialect="sqlite")
-    for verb in ("UPDATE", "DELETE")
-]
-_APPEND_ONLY_POSTGRES = [
-    DDL(
-        "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger AS $$ "
-        "BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$ LANGUAGE plpgsql"
-    ).execute_if(dialect="postgresql"),
-    DDL(
-        "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
-        "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"
-    ).execute_if(dialect="postgresql"),
-]
-for _ddl in (*_APPEND_ONLY_SQLITE, *_APPEND_ONLY_POSTGRES):
-    event.listen(audit_events, "after_create", _ddl)

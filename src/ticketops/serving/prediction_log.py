@@ -24,13 +24,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, case, create_engine, delete, event, func, inspect, select, text, update
+from sqlalchemy import Engine, case, delete, func, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from ticketops.serving.log_schema import ROW_KEY_INDEX, metadata, predictions
+from ticketops.audit import create_audit_table
+from ticketops.data.database import make_engine, resolve_url
+from ticketops.serving.log_schema import metadata, predictions
 from ticketops.serving.spool import Spool, SpoolFull
 from ticketops.settings import project_root
+
+__all__ = ["FeedbackMatch", "LogRow", "PredictionLog", "make_engine", "resolve_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,36 +73,6 @@ class FeedbackMatch:
         return self.predicted == self.true_label
 
 
-def resolve_url(url: str) -> str:
-    """A relative SQLite path is taken from the project root (cwd outside a checkout), not the worker's cwd."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return url
-    path = Path(parsed.database)
-    if not path.is_absolute():
-        path = project_root() / path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return parsed.set(database=str(path)).render_as_string(hide_password=False)
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, relaxed fsync and a generous busy timeout (several writers)."""
-    url = resolve_url(url)
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    return engine
-
-
 def insert_once(engine: Engine, rows: Sequence[dict]) -> None:
     """Insert ``rows``; a row whose ``row_key`` is stored already is skipped (replays and retries)."""
     dialect = engine.dialect.name
@@ -113,13 +87,16 @@ def insert_once(engine: Engine, rows: Sequence[dict]) -> None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create the tables; a ``predictions`` table from before ``row_key`` gets the column and its index."""
+    """Create the tables (the audit trail's too); an older ``predictions`` table gets ``row_key`` and the
+    indexes added since it was created."""
     metadata.create_all(engine)
     columns = {column["name"] for column in inspect(engine).get_columns("predictions")}
     if "row_key" not in columns:
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE predictions ADD COLUMN row_key VARCHAR(32)"))
-            conn.execute(text(f"CREATE UNIQUE INDEX IF NOT EXISTS {ROW_KEY_INDEX} ON predictions (row_key)"))
+    for index in predictions.indexes:
+        index.create(engine, checkfirst=True)
+    create_audit_table(engine)
 
 
 def default_spool_dir(url: str) -> Path:

@@ -145,10 +145,12 @@ def test_each_retraining_the_webhook_starts_or_loses_is_an_audit_event(tmp_path)
     events = list(reversed(trail.events(limit=0)))
     assert [(e.actor, e.action) for e in events] == [
         ("retrain-webhook", "retrain.triggered"),
+        ("retrain-webhook", "retrain.finished"),
         ("retrain-webhook", "retrain.triggered"),
         ("retrain-webhook", "retrain.failed"),
     ]
-    assert events[0].details["alerts"] == ["TicketDriftDetected"] and "dvc repro failed" in events[2].details["error"]
+    assert events[1].details["result"] == "ok"
+    assert events[0].details["alerts"] == ["TicketDriftDetected"] and "dvc repro failed" in events[3].details["error"]
 
 
 # --- the trust boundary --------------------------------------------------------------------------------
