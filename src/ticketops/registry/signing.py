@@ -58,7 +58,7 @@ def sign_package(folder: Path, private_key: Path) -> Path:
     return signature
 
 
-def verify_package(folder: Path, public_key: Path) -> None:
+def verify_signature(folder: Path, public_key: Path) -> None:
     """SignatureInvalid unless ``folder``'s files are exactly what the holder of ``public_key``'s private key signed."""
     from model_signing import verifying
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ticketops.config import RolloutParams
+from ticketops.registry.ref import ModelRef
 from ticketops.rollout.analysis import Analysis, CanaryAnalysis, Verdict
 from ticketops.rollout.backend import RolloutBackend
 from ticketops.rollout.events import EventLog, RolloutEvent, registry_tag
@@ -51,10 +52,6 @@ class RolloutReport:
         }
 
 
-def model_uri(name: str, version: str) -> str:
-    return f"models:/{name}/{version}"
-
-
 class RolloutController:
     def __init__(
         self,
@@ -87,7 +84,7 @@ class RolloutController:
         A challenger that did not pass the promotion gate is refused unless ``force_ungated`` (an admin's
         decision, recorded in the ``started`` event and so in the audit trail).
         """
-        from ticketops.registry.store import GateNotPassed, alias_version, require_gate
+        from ticketops.registry.store import TAG_FORCED, GateNotPassed, alias_version, require_gate, tag_version
 
         current = self.backend.load_state()
         if current is not None and not current.phase.finished:
@@ -107,6 +104,10 @@ class RolloutController:
             forced = require_gate(challenger, forced=force_ungated)
         except GateNotPassed as exc:
             raise RolloutError(f"{exc} (ticketops rollout start --force-ungated)") from None
+        if forced and force_ungated:  # the canary replica reads the override from the registry
+            tag_version(
+                self.client, self.model_name, str(challenger.version), {TAG_FORCED: "rollout start --force-ungated"}
+            )
         state = RolloutState(
             rollout_id=f"r{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}",
             model_name=self.model_name,
@@ -116,7 +117,7 @@ class RolloutController:
         )
         if not state.steps:
             raise RolloutError("rollout.steps in params.yaml has no step between 1 and 100")
-        self.backend.deploy_canary(model_uri(self.model_name, state.canary_version), state.canary_version)
+        self.backend.deploy_canary(self._uri(state.canary_version), state.canary_version)
         self._enter_step(state, 0)
         forced_note = "; FORCED past a failed promotion gate by an admin" if forced else ""
         self._record(
@@ -205,7 +206,7 @@ class RolloutController:
     def promote(self, state: RolloutState, reason: str) -> None:
         from ticketops.registry.store import move_alias_if
 
-        self.backend.promote(model_uri(self.model_name, state.canary_version), state.canary_version)
+        self.backend.promote(self._uri(state.canary_version), state.canary_version)
         reason += self._left(
             CHAMPION, move_alias_if(self.client, self.model_name, CHAMPION, state.stable_version, state.canary_version)
         )
@@ -252,6 +253,10 @@ class RolloutController:
         return state
 
     # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _uri(self, version: str) -> str:
+        """What a track serves: one pinned version (``models:/NAME/VERSION``), never an alias that may move."""
+        return str(ModelRef.version_of(self.model_name, version))
 
     def _step_record(self, state: RolloutState) -> StepRecord:
         if not self.steps or self.steps[-1].step != state.step_index + 1:
