@@ -127,17 +127,9 @@ def start_mlflow_ui(stack: LocalStack, port: int, tracking_uri: str) -> ProcessR
 
 def webhook_token(path: Path) -> str:
     """The demo's own admin token for the webhook (0600; Alertmanager reads the same file)."""
-    import os
-    import secrets
+    from ticketops.rollout.local.secrets import read_or_create_token
 
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token)
-    return token
+    return read_or_create_token(path)
 
 
 def start_webhook_thread(trigger, port: int, token: str) -> None:

@@ -8,6 +8,7 @@ catalogue.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -36,6 +37,9 @@ from ticketops.serving.review import (
 from ticketops.settings import ServiceSettings, project_root
 
 LOOKUP_RETRY_S = 0.2  # a prediction answered by another replica may still be in that replica's write queue
+
+
+logger = logging.getLogger("ticketops.serving")
 
 
 class HumanLoop:
@@ -123,6 +127,21 @@ class HumanLoop:
 
     def whoami(self, user: User) -> dict:
         return {"name": user.name, "role": user.role, "labelled_today": labels_today(self.log.engine, user.name)}
+
+    def record_forced_load(self, loaded, track: str) -> None:
+        """An ungated version serves only by an admin's decision: say so in the log and the audit trail."""
+        logger.warning(
+            "serving v%s although it did not pass the gate (TICKETOPS_FORCE_UNGATED_VERSIONS)", loaded.version
+        )
+        try:
+            self.trail.record(
+                "service",
+                "model.forced_ungated",
+                f"model/{loaded.name}/{loaded.version}",
+                {"uri": loaded.uri, "track": track, "gate_reason": loaded.tags.get("gate_reason", "")},
+            )
+        except Exception as exc:  # the database may be away; the log line above stays
+            logger.error("audit trail: forced load of v%s not recorded (%s)", loaded.version, type(exc).__name__)
 
     # --- catalogue and audit -------------------------------------------------------------------
 

@@ -53,3 +53,12 @@ def load_or_create_key(path: Path) -> bytes:
         return key
     except FileExistsError:  # another replica created it first
         return bytes.fromhex(path.read_text().strip())
+
+
+def deployment_key(key_hex, key_file: Path | None) -> bytes:
+    """The deployment's id-hash key: ``TICKETOPS_ID_HASH_KEY`` (hex) or the key file, created on first use."""
+    if key_hex is not None:
+        return bytes.fromhex(key_hex.get_secret_value())
+    from ticketops.settings import project_root
+
+    return load_or_create_key(key_file or project_root() / ".ticketops" / "id-hash.key")

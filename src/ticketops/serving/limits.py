@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from ticketops.schemas import ClassifyRequest, FeedbackRequest
 from ticketops.serving.errors import ApiError, FieldProblem, field_path
-from ticketops.textnorm import has_visible_text
+from ticketops.serving.textnorm import has_visible_text
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -7,11 +7,12 @@ The names and labels below are a contract with monitoring/ rules and rollout/ana
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from ticketops.serving.sliding import SlidingShare
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -19,29 +20,6 @@ CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 AUTH_REJECTIONS = frozenset({401, 403})  # decided by serving/auth.py before any route runs
 LOG_DROP_REASONS = ("spool_full", "spool_error")
-
-
-class SlidingShare:
-    """Share of flagged tickets among the most recent ``size``: O(1) per ticket, read when Prometheus scrapes."""
-
-    def __init__(self, size: int):
-        self._flags: collections.deque[bool] = collections.deque(maxlen=size)
-        self._flagged = 0
-
-    def extend(self, flags: Iterable[bool]) -> None:
-        window = self._flags
-        for flag in flags:
-            if len(window) == window.maxlen:
-                self._flagged -= window[0]
-            window.append(flag)
-            self._flagged += flag
-
-    def __len__(self) -> int:
-        return len(self._flags)
-
-    @property
-    def share(self) -> float | None:
-        return self._flagged / len(self._flags) if self._flags else None
 
 
 class ServiceMetrics:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ticketops.textnorm import normalise
+from ticketops.serving.textnorm import normalise
 
 STRUCTURED = (
     "email",

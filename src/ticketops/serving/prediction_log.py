@@ -14,25 +14,21 @@ SQLite runs in WAL mode so the drift monitor can read while the service writes; 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-from sqlalchemy import Engine, case, delete, func, inspect, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, case, delete, func, select, update
 
-from ticketops.audit import create_audit_table
 from ticketops.data.database import make_engine, resolve_url
-from ticketops.serving.log_schema import metadata, predictions
+from ticketops.serving.log_rows import FeedbackMatch, LogRow
+from ticketops.serving.log_schema import predictions
+from ticketops.serving.log_store import default_spool_dir, ensure_schema, insert_once
 from ticketops.serving.spool import Spool, SpoolFull
-from ticketops.settings import project_root
 
 __all__ = ["FeedbackMatch", "LogRow", "PredictionLog", "make_engine", "resolve_url"]
 
@@ -41,68 +37,6 @@ logger = logging.getLogger(__name__)
 DropCallback = Callable[[int, str], None]
 BacklogCallback = Callable[[int], None]
 Scrub = Callable[["LogRow"], "LogRow"]  # raw row -> row as stored (redacted text, stored id)
-
-
-@dataclass(frozen=True)
-class LogRow:
-    """One classified ticket; the log's ``scrub`` turns it into what is stored (redacted text, stored id)."""
-
-    ticket_id: str
-    text: str
-    label: str
-    confidence: float
-    needs_review: bool
-    model_version: str
-    stage: str
-    latency_ms: float
-    created_at: float
-    row_key: str = field(default_factory=lambda: uuid.uuid4().hex)  # stored once, however often it is retried
-
-
-@dataclass(frozen=True)
-class FeedbackMatch:
-    """An agent label joined to the prediction it judges."""
-
-    ticket_id: str
-    predicted: str
-    true_label: str
-    model_version: str
-
-    @property
-    def correct(self) -> bool:
-        return self.predicted == self.true_label
-
-
-def insert_once(engine: Engine, rows: Sequence[dict]) -> None:
-    """Insert ``rows``; a row whose ``row_key`` is stored already is skipped (replays and retries)."""
-    dialect = engine.dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(predictions).on_conflict_do_nothing(index_elements=["row_key"])
-    elif dialect == "sqlite":
-        statement = sqlite.insert(predictions).on_conflict_do_nothing(index_elements=["row_key"])
-    else:  # other databases: plain insert (the unique index still refuses a duplicate)
-        statement = predictions.insert()
-    with engine.begin() as conn:
-        conn.execute(statement, list(rows))
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Create the tables (the audit trail's too); an older ``predictions`` table gets ``row_key`` and the
-    indexes added since it was created."""
-    metadata.create_all(engine)
-    columns = {column["name"] for column in inspect(engine).get_columns("predictions")}
-    if "row_key" not in columns:
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE predictions ADD COLUMN row_key VARCHAR(32)"))
-    for index in predictions.indexes:
-        index.create(engine, checkfirst=True)
-    create_audit_table(engine)
-
-
-def default_spool_dir(url: str) -> Path:
-    """One spool per database: rows must only ever replay into the database they were meant for."""
-    key = hashlib.sha256(make_url(url).render_as_string(hide_password=True).encode()).hexdigest()[:16]
-    return project_root() / ".ticketops" / "prediction-spool" / key
 
 
 class PredictionLog:

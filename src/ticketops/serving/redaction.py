@@ -3,7 +3,7 @@
 The model classifies the raw text; only the redacted form ever leaves the request (prediction log, spool,
 logs, and from the log the feedback batches, training data, reference samples and drift windows).
 
-1. Normalise (ticketops.textnorm): NFKC folds full-width ``＠``/digits and no-break spaces, and zero-width
+1. Normalise (ticketops.serving.textnorm): NFKC folds full-width ``＠``/digits and no-break spaces, and zero-width
    characters are removed, so a card number typed with zero-width spaces is a card number.
 2. Find spans with Microsoft Presidio's pattern recognizers where they fit (e-mail, card with Luhn, IBAN
    with its per-country check, IP v4/v6, UK postcode and several national ids) and with the rules in
@@ -33,7 +33,7 @@ from ticketops.serving.pii_rules import (
     RULES,
     luhn_valid,
 )
-from ticketops.textnorm import normalise
+from ticketops.serving.textnorm import normalise
 
 __all__ = ["CARD", "EMAIL", "IBAN", "NUMBER", "PHONE", "PLACEHOLDERS", "luhn_valid", "redact", "warm_up"]
 

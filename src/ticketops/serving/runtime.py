@@ -18,8 +18,7 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import anyio.to_thread
 
@@ -27,11 +26,12 @@ from ticketops.schemas import ClassifyRequest, FeedbackRequest
 from ticketops.serving.auth import User
 from ticketops.serving.batching import MicroBatcher
 from ticketops.serving.cascade import FAST, SLOW, CascadeStages, is_cascade, reference_texts
-from ticketops.serving.ids import IdHasher, load_or_create_key
+from ticketops.serving.ids import IdHasher, deployment_key
 from ticketops.serving.metrics import ServiceMetrics
 from ticketops.serving.prediction_log import LogRow, PredictionLog
 from ticketops.serving.redaction import redact, warm_up
 from ticketops.serving.scoring import Scorer, TicketScore, set_encoder_batch_size
+from ticketops.serving.served import ServedModel
 from ticketops.settings import ServiceSettings
 
 logger = logging.getLogger("ticketops.serving")
@@ -45,30 +45,6 @@ VERIFY_TEXTS = 200  # reference tickets the compiled fast stage is checked on at
 
 class NotReady(RuntimeError):
     """No verified model is loaded (yet, or the load failed)."""
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    """The model this replica serves and where it came from (registry version, alias, lineage tags)."""
-
-    scorer: Scorer
-    uri: str
-    version: str
-    alias: str
-    family: str
-    data_md5: str
-    labels: frozenset[str]
-    stages: CascadeStages | None = None  # a cascade: fast stage in the request path, slow stage batched
-    folder: Path | None = None  # the verified package (its labelled reference sample feeds review reasons)
-
-
-def id_hash_key(settings: ServiceSettings) -> bytes:
-    """The deployment's id-hash key: ``TICKETOPS_ID_HASH_KEY`` (hex) or the key file, created on first use."""
-    if settings.id_hash_key is not None:
-        return bytes.fromhex(settings.id_hash_key.get_secret_value())
-    from ticketops.settings import project_root
-
-    return load_or_create_key(settings.id_hash_key_file or project_root() / ".ticketops" / "id-hash.key")
 
 
 class ServingRuntime:
@@ -89,7 +65,7 @@ class ServingRuntime:
             on_backlog=self.metrics.set_log_backlog,
             scrub=self._stored_row,
         )
-        self.ids = IdHasher(id_hash_key(settings))
+        self.ids = IdHasher(deployment_key(settings.id_hash_key, settings.id_hash_key_file))
         self.model: ServedModel | None = None
         self.batcher: MicroBatcher[str, TicketScore] | None = None
         self.not_ready_reason = "model is loading"
@@ -151,7 +127,7 @@ class ServingRuntime:
             forced = frozenset(self.settings.force_ungated_versions)
             loaded = attempt.enter_context(open_any(uri, threads=self.settings.threads, forced_versions=forced))
             if getattr(loaded, "forced", False):
-                self._record_forced(loaded)
+                self.humans.record_forced_load(loaded, self.settings.track)
             set_encoder_batch_size(loaded.predictor, self.settings.encoder_batch_size)
             scorer = Scorer(loaded.predictor)
             stages, reference_share = self._cascade_stages(loaded)
@@ -191,21 +167,6 @@ class ServingRuntime:
             model.data_md5 or "?",
             self.settings.track,
         )
-
-    def _record_forced(self, loaded) -> None:
-        """An ungated version serves only by an admin's decision: say so in the log and the audit trail."""
-        logger.warning(
-            "serving v%s although it did not pass the gate (TICKETOPS_FORCE_UNGATED_VERSIONS)", loaded.version
-        )
-        try:
-            self.humans.trail.record(
-                "service",
-                "model.forced_ungated",
-                f"model/{loaded.name}/{loaded.version}",
-                {"uri": loaded.uri, "track": self.settings.track, "gate_reason": loaded.tags.get("gate_reason", "")},
-            )
-        except Exception as exc:  # the database may be away; the log line above stays
-            logger.error("audit trail: forced load of v%s not recorded (%s)", loaded.version, type(exc).__name__)
 
     @staticmethod
     def _cascade_stages(loaded) -> tuple[CascadeStages | None, float | None]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import sys
 import time
@@ -23,10 +22,12 @@ import yaml
 from ticketops.fileio import atomic_write, read_json, write_json
 from ticketops.processes import ManagedProcess, ProcessFailed, free_port
 from ticketops.rollout.backend import CANARY, STABLE
+from ticketops.rollout.local.secrets import read_or_choose_port, read_or_create_token
 from ticketops.rollout.local.splitter import Split, save_split
 from ticketops.settings import project_root
 
 PROMETHEUS_BIN = "prometheus"
+SPLITTER_TOKEN = "splitter.token"  # the splitter's admin token, 0600 in the stack folder
 
 
 @dataclass
@@ -161,33 +162,14 @@ class LocalStack:
         finally:
             self.env.pop("TICKETOPS_TRACK", None)
 
-    @property
-    def token_path(self) -> Path:
-        return self.dir / "splitter.token"
-
     def admin_token(self) -> str:
         """The splitter's admin token (made once, 0600): only this stack's controller can change the split."""
-        try:
-            return self.token_path.read_text().strip()
-        except FileNotFoundError:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            token = secrets.token_urlsafe(32)
-            fd = os.open(self.token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(token)
-            return token
+        return read_or_create_token(self.dir / SPLITTER_TOKEN)
 
     @property
     def admin_port(self) -> int:
         """The splitter's admin port on loopback (chosen once, kept with the stack so Prometheus finds it)."""
-        path = self.dir / "splitter.admin-port"
-        try:
-            return int(path.read_text())
-        except (FileNotFoundError, ValueError):
-            self.dir.mkdir(parents=True, exist_ok=True)
-            port = free_port()
-            path.write_text(str(port))
-            return port
+        return read_or_choose_port(self.dir / "splitter.admin-port")
 
     def start_splitter(self, stable_url: str) -> ProcessRecord:
         if not self.split_path.exists():
@@ -200,7 +182,7 @@ class LocalStack:
             "--split-file",
             str(self.split_path),
             "--token-file",
-            str(self.token_path),
+            str(self.dir / SPLITTER_TOKEN),
             "--port",
             str(self.splitter_port),
             "--admin-port",
