@@ -8,6 +8,7 @@ module checks the document lists the contract routes with their real schemas.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,16 @@ TOKEN = "fuzz-token-91c2"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 REPO = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = 25  # per operation and mode: ~10 operations, a few seconds each on a busy machine
-STATS: dict[str, int] = {"requests": 0}
+STATS: dict[str, int] = {"requests": 0, "operations": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_stats():
+    """The run's size for the README (pytest -s shows it)."""
+    started = time.monotonic()
+    yield
+    runs, seconds = STATS["operations"], time.monotonic() - started
+    print(f"\nfuzz: {STATS['requests']} requests over {runs} operation x mode runs in {seconds:.0f}s")
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +136,4 @@ def test_fuzz_no_5xx_and_every_response_matches_the_document(api_schema, method:
         STATS["requests"] += 1
 
     run()
+    STATS["operations"] += 1

@@ -3,8 +3,8 @@
 Why: clients send whatever they use as a ticket id, sometimes an e-mail address, a phone or an account
 number. An id is stored as sent only when it matches ``SAFE_ID`` and the redaction finds nothing in it;
 otherwise ``h_`` + HMAC-SHA256 under the deployment's key (first 32 hex digits). The mapping is
-deterministic, so ``/feedback`` with the same id finds the row, and a stored hashed id sent back (from the
-review queue) maps to itself. The response always echoes the id as the caller sent it.
+deterministic, so ``/feedback`` with the same id finds the row; UUIDs are kept as sent, and a stored hashed id
+sent back (from the review queue) maps to itself. The response always echoes the id as the caller sent it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from pathlib import Path
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 HASHED_ID = re.compile(r"^h_[0-9a-f]{32}$")
+# UUIDs (hex or canonical) are opaque by construction, though their hex often holds six digits in a row
+UUID_ID = re.compile(
+    r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+)
 
 
 class IdHasher:
@@ -31,7 +35,7 @@ class IdHasher:
     def stored(self, ticket_id: str) -> str:
         from ticketops.serving.redaction import redact
 
-        if HASHED_ID.fullmatch(ticket_id):
+        if HASHED_ID.fullmatch(ticket_id) or UUID_ID.fullmatch(ticket_id):
             return ticket_id
         if SAFE_ID.fullmatch(ticket_id) and redact(ticket_id) == ticket_id:
             return ticket_id

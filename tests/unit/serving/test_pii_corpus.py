@@ -60,6 +60,8 @@ def test_ids_are_kept_only_when_safe_and_opaque() -> None:
     ids = IdHasher(b"k" * 32)
     assert ids.stored("TCK-20931") == "TCK-20931"
     assert ids.stored("3f9a0c_e1") == "3f9a0c_e1"
+    for opaque in ("0e8a1f2c3b4d5e6f7081928374655647", "123e4567-e89b-12d3-a456-426614174000"):  # digit runs in UUIDs
+        assert ids.stored(opaque) == opaque
     for unsafe in ("jane@example.com", "+44 20 7946 0958", "4111111111111111", "acct 12345678", "x" * 65, "a b"):
         stored = ids.stored(unsafe)
         assert stored.startswith("h_") and len(stored) == 34 and unsafe not in stored
