@@ -145,7 +145,7 @@ def build_app(trigger: RetrainTrigger, authorizer: Authorizer):
 
     from aiohttp import web
 
-    from ticketops.serving.auth import aiohttp_middleware
+    from ticketops.serving.auth_middleware import aiohttp_middleware
 
     async def alerts(request: web.Request) -> web.Response:
         if request.content_type != "application/json":

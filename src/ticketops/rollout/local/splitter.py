@@ -116,7 +116,7 @@ def build_apps(split_path: Path, authorizer: Authorizer, allowed_upstreams: Allo
     import aiohttp
     from aiohttp import web
 
-    from ticketops.serving.auth import aiohttp_middleware
+    from ticketops.serving.auth_middleware import aiohttp_middleware
 
     registry = CollectorRegistry()
     forwarded = Counter(
