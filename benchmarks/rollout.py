@@ -255,8 +255,8 @@ def latency_by_track(samples: list[Sample]) -> dict[str, dict[str, float]]:
 class SplitWatch:
     """Polls the splitter's /-/split and the canary's pid: when did traffic, then the process, leave it."""
 
-    def __init__(self, splitter_url: str, canary_pid: int | None):
-        self.splitter_url = splitter_url
+    def __init__(self, stack, canary_pid: int | None):
+        self.stack = stack  # the admin API: loopback port, the stack's token
         self.canary_pid = canary_pid
         self.canary_seen = False
         self.stable_at: float | None = None
@@ -275,21 +275,20 @@ class SplitWatch:
     def _loop(self) -> None:
         from ticketops.rollout.local.stack import pid_alive
 
-        with httpx.Client(timeout=2.0) as http:
-            while not self.stopped.is_set():
-                try:
-                    split = http.get(f"{self.splitter_url}/-/split").json()
-                except httpx.HTTPError:
-                    split = None
-                now = time.time()
-                if split is not None:
-                    on_canary = bool(split.get("canary")) and split.get("weight", 0) > 0
-                    self.canary_seen |= on_canary
-                    if self.canary_seen and not on_canary and self.stable_at is None:
-                        self.stable_at = now
-                if self.canary_pid and self.canary_gone_at is None and not pid_alive(self.canary_pid):
-                    self.canary_gone_at = now
-                time.sleep(SPLIT_POLL_SECONDS)
+        while not self.stopped.is_set():
+            try:
+                split = self.stack.current_split().model_dump()
+            except httpx.HTTPError:
+                split = None
+            now = time.time()
+            if split is not None:
+                on_canary = bool(split.get("canary")) and split.get("weight", 0) > 0
+                self.canary_seen |= on_canary
+                if self.canary_seen and not on_canary and self.stable_at is None:
+                    self.stable_at = now
+            if self.canary_pid and self.canary_gone_at is None and not pid_alive(self.canary_pid):
+                self.canary_gone_at = now
+            time.sleep(SPLIT_POLL_SECONDS)
 
 
 def splitter_counters(splitter_url: str) -> dict[str, float]:
@@ -365,12 +364,12 @@ class Bench:
         """Roll out the bad canary and time the way back to stable."""
         log(f"rollback run {number}: bad canary v{self.bad_version} beside stable v{self.stable_version}")
         self.set_aliases(self.bad_version)
-        meter, cpu, counters = LoadMeter(), CpuSplit(), splitter_counters(self.stack.splitter_url)
+        meter, cpu, counters = LoadMeter(), CpuSplit(), splitter_counters(self.stack.splitter_admin_url)
         controller = self.controller()
         started = time.time()
         state = controller.start()
         canary = self.stack.record("canary")
-        watch = SplitWatch(self.stack.splitter_url, canary.pid if canary else None).start()
+        watch = SplitWatch(self.stack, canary.pid if canary else None).start()
         try:
             report = controller.run(state)
             deadline = time.time() + 30.0
@@ -410,7 +409,7 @@ class Bench:
             "seconds_rollout_total": seconds(rolled_back, started),
             "rollout": count(in_rollout),
             "rollback_action": count(self.traffic.window(decision, action_end)) if decision else None,
-            **counter_delta(counters, splitter_counters(self.stack.splitter_url)),
+            **counter_delta(counters, splitter_counters(self.stack.splitter_admin_url)),
             "load": {**meter.read(), **cpu.read()},
         }
         log(
@@ -426,7 +425,7 @@ class Bench:
         """Roll out the good canary through every step to @champion; the stable track then serves it."""
         log(f"promotion run {number}: good canary v{self.good_version} beside stable v{self.stable_version}")
         self.set_aliases(self.good_version)
-        meter, cpu, counters = LoadMeter(), CpuSplit(), splitter_counters(self.stack.splitter_url)
+        meter, cpu, counters = LoadMeter(), CpuSplit(), splitter_counters(self.stack.splitter_admin_url)
         controller = self.controller()
         started = time.time()
         state = controller.start()
@@ -446,7 +445,7 @@ class Bench:
             "seconds_promote_action": seconds(promoted, decision),
             "rollout": count(self.traffic.window(started, ended)),
             "promote_action": count(self.traffic.window(decision, promoted)) if decision and promoted else None,
-            **counter_delta(counters, splitter_counters(self.stack.splitter_url)),
+            **counter_delta(counters, splitter_counters(self.stack.splitter_admin_url)),
             "load": {**meter.read(), **cpu.read()},
         }
         outcome = (

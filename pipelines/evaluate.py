@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from ticketops.config import load_params
+from ticketops.data.catalogue import is_catalogue, load_catalogue
 from ticketops.data.labels import load_labels
 from ticketops.evaluation.evaluate import cascade_metrics, evaluate_classifier
 from ticketops.evaluation.model_card import render_model_card
@@ -79,7 +80,9 @@ def main() -> None:
     write_json(evaluation / "behaviour.json", result.behaviour)
     write_csv(evaluation / "reference.csv", result.reference)
     write_csv(evaluation / "test_predictions.csv", result.test_predictions)
-    args.model_card.write_text(render_model_card(family, result, params))
+    catalogue = load_catalogue(args.labels) if is_catalogue(args.labels) else None
+    card = render_model_card(family, result, params, labels, catalogue, read_csv(args.train))
+    args.model_card.write_text(card)
     print(
         f"evaluate: test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}, "
         f"review threshold {result.review_threshold:.3f} → review rate {test_metrics['review_rate']:.1%} "

@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 from ticketops.config import load_params
-from ticketops.data.ingest import FEEDBACK, SEED, DataValidationError, feedback_files, ingest, read_csv_batch
+from ticketops.data.ingest import (
+    FEEDBACK,
+    SEED,
+    DataValidationError,
+    feedback_files,
+    ingest,
+    read_csv_batch,
+)
 from ticketops.data.labels import load_labels
 from ticketops.fileio import write_csv
 
@@ -30,8 +37,12 @@ def main() -> int:
     try:
         labels = load_labels(args.labels)
         seed = read_csv_batch(args.seed, p.seed_text_column, p.seed_label_column, args.seed.as_posix(), SEED)
+        holdout = set(load_params().split.holdout_labels) if p.seed_outside_catalogue == "holdout" else set()
+        outside = seed.loc[seed["label"].isin(holdout - set(labels)), "label"].value_counts()
+        for label, count in sorted(outside.items()):
+            print(f"ingest: {count} seed rows of {label!r}, not in the label catalogue, held out of training")
         batches = [read_csv_batch(f, "text", "label", f.as_posix(), FEEDBACK) for f in feedback_files(args.feedback)]
-        dataset = ingest(seed, batches, labels)
+        dataset = ingest(seed, batches, labels, seed_holdout=holdout)
     except DataValidationError as exc:
         print(f"ingest failed; previous outputs are kept.\n{exc}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ticketops.config import load_params
 from ticketops.fileio import read_csv, read_json, write_json
+from ticketops.registry.audit import record_registration
 from ticketops.registry.register import register_candidate, registration_summary
 from ticketops.registry.store import client
 
@@ -36,8 +37,10 @@ def main() -> None:
         plots_dir=args.plots_dir,
         model_card=args.model_card,
     )
-    write_json(args.out, registration_summary(result))
+    summary = registration_summary(result)
+    write_json(args.out, summary)
     name = params.registration.model_name
+    record_registration(summary, name)
     moved = ", ".join(f"@{a}" for a in result.aliases) or "no alias moved"
     print(
         f"register: {name} v{result.version} ({moved}); "

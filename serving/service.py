@@ -8,8 +8,9 @@ Everything with logic lives in ``ticketops.serving``; this file wires it into Be
 * The contract routes (``/classify``, ``/feedback``, ``/metrics``) are a Starlette app mounted with
   ``@bentoml.asgi_app``: full control over status codes and one pass through the HTTP stack per request.
   ``/classify`` feeds the runtime's adaptive batcher, so concurrent one-ticket requests share encoder calls.
-* Two ASGI middlewares wrap every route, BentoML's included: request metrics (outside) and bearer-token
-  auth (inside, default deny).
+* Three ASGI middlewares wrap every route, BentoML's included: request metrics (outside), roles
+  (users from ``TICKETOPS_AUTH_FILE`` or ``TICKETOPS_API_TOKEN``, one decision per route in
+  ``ticketops.serving.access``, default deny) and, innermost, the OpenAPI document (serving/openapi.py).
 * ``@bentoml.on_shutdown`` (after uvicorn has let in-flight requests finish on SIGTERM) drains the batcher
   and flushes the prediction-log queue. A worker whose supervisor died (SIGKILL) shuts itself down the same way.
 
@@ -30,9 +31,12 @@ from typing import TYPE_CHECKING
 import bentoml
 from starlette.types import ASGIApp
 
-from ticketops.serving.auth import BearerAuthMiddleware
+from ticketops.serving.access import service_authorizer
+from ticketops.serving.auth import directory_from_settings
+from ticketops.serving.auth_middleware import RoleAuthMiddleware
 from ticketops.serving.http import build_contract_app
 from ticketops.serving.instrumentation import RequestMetricsMiddleware
+from ticketops.serving.openapi import OpenAPIMiddleware
 from ticketops.settings import service_settings
 
 if TYPE_CHECKING:
@@ -75,11 +79,20 @@ def exit_with_supervisor(interval_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="ticketops-supervisor-watch", daemon=True).start()
 
 
-class SettingsBearerAuth(BearerAuthMiddleware):
-    """Bearer auth with the token from ``TICKETOPS_API_TOKEN`` (read when the server builds its app)."""
+class SettingsRoleAuth(RoleAuthMiddleware):
+    """Roles from the service's settings (read when the server builds its app); SIGHUP reloads the users file."""
 
     def __init__(self, app: ASGIApp):
-        super().__init__(app, service_settings().api_token)
+        directory = directory_from_settings(service_settings())
+        directory.install_sighup()
+        super().__init__(app, service_authorizer(directory))
+
+
+class SettingsOpenAPI(OpenAPIMiddleware):
+    """The OpenAPI document for this replica's limits, at ``/docs.json`` (replacing BentoML's) and ``/openapi.json``."""
+
+    def __init__(self, app: ASGIApp):
+        super().__init__(app, service_settings())
 
 
 @bentoml.asgi_app(build_contract_app(current_runtime), path="/", name="ticketops-contract")
@@ -91,7 +104,7 @@ class SettingsBearerAuth(BearerAuthMiddleware):
     logging={"access": {"enabled": False}},
     # No span exporter is configured, so spans on the hot routes would only cost CPU (~1 ms per request on
     # 2 cores); configure BentoML tracing and drop this exclusion to trace them.
-    tracing={"excluded_urls": ["/classify", "/feedback", "/metrics", "/livez", "/readyz", "/healthz"]},
+    tracing={"excluded_urls": ["/classify", "/feedback", "/metrics", "/livez", "/readyz", "/healthz", "/ui"]},
 )
 class TicketClassifier:
     """One replica: a verified model from the registry behind the HTTP contract in ARCHITECTURE.md."""
@@ -117,4 +130,5 @@ class TicketClassifier:
 
 
 TicketClassifier.add_asgi_middleware(RequestMetricsMiddleware, metrics=current_metrics)
-TicketClassifier.add_asgi_middleware(SettingsBearerAuth)
+TicketClassifier.add_asgi_middleware(SettingsRoleAuth)
+TicketClassifier.add_asgi_middleware(SettingsOpenAPI)  # inside roles: the document needs a signed-in user

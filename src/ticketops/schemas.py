@@ -61,6 +61,20 @@ class FeedbackRequest(_Strict):
     items: list[FeedbackItem] = Field(min_length=1)
 
 
+class LabelResult(_Strict):
+    id: str
+    status: str  # labelled | agreed | relabelled | disputed | adjudicated
+
+
 class FeedbackResponse(_Strict):
     accepted: int
     matched: int
+    disputed: int = 0
+    results: list[LabelResult] = Field(default_factory=list)
+
+
+class CategoryRequest(_Strict):
+    """An admin's new category for the label catalogue."""
+
+    name: str = Field(min_length=1, max_length=64)
+    description: str = Field("", max_length=500)

@@ -41,13 +41,26 @@ def artifact_root() -> Path:
     return Path(os.environ.get("TICKETOPS_ARTIFACT_ROOT") or project_root() / "mlartifacts").resolve()
 
 
+def signing_keys() -> tuple[Path, Path]:
+    """(private, public) key of package signing: ``TICKETOPS_SIGNING_KEY`` and ``TICKETOPS_MODEL_PUBLIC_KEY``,
+    else a pair under ``<root>/.ticketops/signing/`` (created at the first registration; a production
+    deployment mounts only the public key where it serves)."""
+    default = project_root() / ".ticketops" / "signing"
+    private = os.environ.get("TICKETOPS_SIGNING_KEY") or default / "private.pem"
+    public = os.environ.get("TICKETOPS_MODEL_PUBLIC_KEY") or default / "public.pem"
+    return Path(private), Path(public)
+
+
 class ServiceSettings(BaseSettings):
     """Environment of the HTTP service (``TICKETOPS_*``)."""
 
     model_config = SettingsConfigDict(env_prefix="TICKETOPS_", extra="ignore")
 
     model_uri: str = DEFAULT_MODEL_URI
-    api_token: SecretStr | None = None
+    api_token: SecretStr | None = None  # alone: one admin user named "admin"
+    auth_file: Path | None = None  # users and roles (YAML, token SHA-256s); reloaded on change or SIGHUP
+    catalogue_path: Path | None = None  # the label catalogue; default <root>/data/labels/catalogue.json
+    review_examples_path: Path | None = None  # similar tickets for reviewers; default <root>/data/splits/train.csv
     max_text_chars: int = Field(2000, ge=1)
     max_tickets: int = Field(64, ge=1)
     max_body_bytes: int = Field(1_000_000, ge=1024)
@@ -57,6 +70,13 @@ class ServiceSettings(BaseSettings):
     prediction_log_queue: int = Field(10_000, ge=1)
     prediction_log_retention_rows: int = Field(1_000_000, ge=1)
     prediction_log_retention_days: float = Field(30.0, gt=0)
+    # rows the database cannot take wait here (bounded), replayed in order; default <root>/.ticketops/prediction-spool
+    prediction_log_spool_dir: Path | None = None
+    prediction_log_spool_max_rows: int = Field(200_000, ge=1)
+    prediction_log_retry_s: float = Field(1.0, gt=0)  # between attempts while the database is away
+    # ids that are not safe opaque tokens are stored as a keyed hash: replicas of one deployment share the key
+    id_hash_key: SecretStr | None = None  # hex, >= 16 bytes; else the key file (created on first use)
+    id_hash_key_file: Path | None = None  # default <root>/.ticketops/id-hash.key
     threads: int = Field(2, ge=1)
     # labels metrics so stable and canary replicas can be told apart
     track: Literal["stable", "canary"] = "stable"
@@ -64,6 +84,8 @@ class ServiceSettings(BaseSettings):
     batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
     encoder_batch_size: int = Field(16, ge=1)  # sentences per encoder mini-batch within a call (less padding)
     load_retry_s: float = Field(30.0, gt=0)  # retry a failed model load (same URI, never another version)
+    # versions an admin lets serve although they did not pass the gate (each load is an audit event)
+    force_ungated_versions: list[str] = Field(default_factory=list)
     live_accuracy_window: int = Field(1000, ge=1)  # most recent labelled predictions per model version
     slow_share_window: int = Field(1000, ge=1)  # cascade: recent tickets behind ticketops_slow_stage_share
 

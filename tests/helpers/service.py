@@ -57,3 +57,42 @@ def runtime():
     import bentoml
 
     return bentoml.get_current_service().runtime
+
+
+@contextmanager
+def live_service(env: Mapping[str, str], timeout: float = 90.0) -> Iterator[str]:
+    """The service's ASGI app on a free loopback port (uvicorn in a thread), for real HTTP clients; yields its URL."""
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from ticketops.processes import free_port
+
+    with environment(env):
+        from serving.service import TicketClassifier
+
+        port = free_port()
+        config = uvicorn.Config(
+            TicketClassifier.to_asgi(), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="live-service", daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                server.should_exit = True
+                raise AssertionError(f"service not ready after {timeout:.0f}s")
+            time.sleep(0.2)
+        try:
+            yield url
+        finally:
+            server.should_exit = True
+            thread.join(30)

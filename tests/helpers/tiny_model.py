@@ -20,7 +20,7 @@ from ticketops.modeling.artifacts import manifest_digest, write_checksums
 from ticketops.modeling.predictor import SERVING_FILE, Predictor
 from ticketops.modeling.training import train_classifier
 from ticketops.registry.register import REFERENCE_FILE
-from ticketops.registry.store import PACKAGE_DIR, TAG_ARTIFACT_SHA, log_model_version, set_alias
+from ticketops.registry.store import PACKAGE_DIR, TAG_ARTIFACT_SHA, TAG_GATE_PASSED, log_model_version, set_alias
 from ticketops.settings import CHAMPION
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -121,12 +121,20 @@ def register_tiny_model(
     family: str = "tfidf",
     sample_fraction: float = 1.0,
     fast_share: float | None = None,
+    review_threshold: float = 0.5,
+    gate_passed: bool = True,
 ) -> str:
-    """Train, package and register one version; set ``alias`` on it. Returns the version number."""
+    """Train, package, sign and register one version; set ``alias`` on it. Returns the version number."""
     from ticketops.registry.store import client
 
     staging = registry.root / f"staging-{len(list(registry.root.glob('staging-*')))}"
-    folder = build_package(staging, family=family, sample_fraction=sample_fraction, fast_share=fast_share)
+    folder = build_package(
+        staging,
+        family=family,
+        review_threshold=review_threshold,
+        sample_fraction=sample_fraction,
+        fast_share=fast_share,
+    )
     mlflow_client = client()
     checksums = read_json(folder / "checksums.json")
     version = log_model_version(
@@ -138,7 +146,12 @@ def register_tiny_model(
         params={"train": {"model": family, "sample_fraction": sample_fraction}},
         metrics={},
         artifacts={},
-        tags={TAG_ARTIFACT_SHA: manifest_digest(checksums), "model_family": family, "data_md5": "tiny"},
+        tags={
+            TAG_ARTIFACT_SHA: manifest_digest(checksums),
+            TAG_GATE_PASSED: str(gate_passed).lower(),
+            "model_family": family,
+            "data_md5": "tiny",
+        },
     )
     if alias:
         set_alias(mlflow_client, MODEL_NAME, alias, str(version.version))

@@ -80,7 +80,10 @@ def test_classify_feedback_and_metrics_over_http(server) -> None:
     accuracy = [s.value for s in families["ticketops_live_accuracy"] if s.labels["model_version"] == version]
     assert accuracy == [1.0]
     statuses = {(s.labels["route"], s.labels["status"]) for s in families["ticketops_requests"]}
-    assert {("/classify", "200"), ("/classify", "401"), ("/classify", "422"), ("/feedback", "200")} <= statuses
+    assert {("/classify", "200"), ("/classify", "422"), ("/feedback", "200")} <= statuses
+    assert ("/classify", "401") not in statuses  # refusals are counted apart (canary analysis never sees them)
+    refused = {(s.labels["route"], s.labels["status"]) for s in families["ticketops_auth_rejected"]}
+    assert ("/classify", "401") in refused
 
 
 def test_sigterm_finishes_in_flight_requests_flushes_the_log_and_leaks_no_pii(server) -> None:

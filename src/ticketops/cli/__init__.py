@@ -2,7 +2,7 @@
 
 import typer
 
-from ticketops.cli import dashboard, demo, drift, monitor, predict, retrain, rollout, serve, simulate
+from ticketops.cli import audit, dashboard, demo, drift, labels, monitor, predict, retrain, rollout, serve, simulate
 
 app = typer.Typer(
     name="ticketops",
@@ -22,6 +22,8 @@ app.command("drift")(drift.drift)
 app.command("monitor")(monitor.monitor)
 app.command("dashboard")(dashboard.dashboard)
 app.command("simulate")(simulate.simulate)
+app.command("audit")(audit.audit)
+app.add_typer(labels.labels_app, name="labels")
 
 
 @app.callback()

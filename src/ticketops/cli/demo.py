@@ -38,6 +38,19 @@ def demo(
             f"  {scenario['name']}: [bold]{scenario['result']}[/] — {scenario.get('reason', '')}", highlight=False
         )
     console.print(f"  failed requests over the whole demo: {result.failed_requests}", highlight=False)
+    people, audit = result.extra.get("people"), result.extra.get("audit")
+    if people:
+        console.print(
+            f"  review queue {people['queue_before']} → {people['queue_after']}; labels per agent "
+            f"{people['labels_per_agent']}; categories added: {', '.join(people['categories_added'])}",
+            highlight=False,
+        )
+    if audit:
+        console.print(
+            f"  audit trail: {audit['events']} events; rollout history events missing from it: "
+            f"{audit['missing_vs_rollout_history']} (see `ticketops audit`)",
+            highlight=False,
+        )
     for name, url in result.links.items():
         console.print(f"  {name:<12} {url}", highlight=False)
     if keep_running:

@@ -36,7 +36,7 @@ def _retrain_once(rollout: bool, backend: str | None) -> dict:
         f"v{result.registration['version']} gate {'passed' if gate['passed'] else 'failed'}: {gate['reason']}",
         highlight=False,
     )
-    if rollout and result.challenger:
+    if rollout and result.rollout_candidate:  # only after a passed gate
         from ticketops.cli.rollout import make_controller
 
         controller = make_controller(backend)
@@ -72,7 +72,14 @@ def retrain_webhook(
     """Receive Alertmanager webhooks; a firing drift alert retrains (one at a time) and rolls out."""
     from aiohttp import web
 
-    from ticketops.retraining.webhook import RetrainTrigger, build_app
+    from ticketops.retraining.webhook import RetrainTrigger, build_app, webhook_authorizer
+    from ticketops.serving.auth import AuthConfigError, directory_from_settings
+    from ticketops.settings import service_settings
+
+    try:
+        authorizer = webhook_authorizer(directory_from_settings(service_settings()))
+    except AuthConfigError as exc:
+        fail(str(exc))
 
     def on_alert(names: list[str]) -> str:
         console.print(f"alert {', '.join(names)} firing: retraining", highlight=False)
@@ -81,4 +88,7 @@ def retrain_webhook(
     console.print(
         f"retrain webhook on http://{host}:{port}/alerts (alerts matching {alert_pattern!r})", highlight=False
     )
-    web.run_app(build_app(RetrainTrigger(on_alert, alert_pattern)), host=host, port=port, print=None, access_log=None)
+    from ticketops.audit import AuditTrail
+
+    trigger = RetrainTrigger(on_alert, alert_pattern, record=AuditTrail.from_settings().record)
+    web.run_app(build_app(trigger, authorizer), host=host, port=port, print=None, access_log=None)

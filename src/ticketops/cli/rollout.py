@@ -51,6 +51,9 @@ def start(
     ] = False,
     interval: Annotated[float | None, typer.Option(help="Seconds between analyses (default: params.yaml).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object on stdout.")] = False,
+    force_ungated: Annotated[
+        bool, typer.Option(help="Admin only: roll out a @challenger that did not pass the gate (audited).")
+    ] = False,
 ) -> None:
     """Deploy @challenger as a canary and move traffic step by step while the analysis passes."""
     from ticketops.rollout.backend import BackendError
@@ -58,7 +61,7 @@ def start(
 
     try:
         controller = make_controller(backend, interval)
-        state = controller.resume() if resume else controller.start()
+        state = controller.resume() if resume else controller.start(force_ungated=force_ungated)
         console.print(
             f"rollout {state.rollout_id}: canary v{state.canary_version} beside stable v{state.stable_version}, "
             f"steps {state.steps}",

@@ -27,7 +27,14 @@ def serve(
     port: Annotated[int, typer.Option("--port", "-p", help="HTTP port.")] = 3000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind (0.0.0.0 in a container).")] = "127.0.0.1",
 ) -> None:
-    """Serve the classifier over HTTP: /classify, /feedback, /metrics, /livez, /readyz."""
+    """Serve the classifier over HTTP: /classify, /feedback, /review, /ui, /audit, /metrics, /livez, /readyz."""
+    from ticketops.serving.auth import AuthConfigError, check_bind, directory_from_settings
+    from ticketops.settings import ServiceSettings
+
+    try:  # a users file that does not load, or no credentials beyond loopback: refuse before binding
+        check_bind(host, directory_from_settings(ServiceSettings()))
+    except AuthConfigError as exc:
+        fail(str(exc))
     root = project_root()
     if not (root / "serving" / "service.py").is_file():
         fail(f"serving/service.py not found under {root}: run from the ticketops checkout or set TICKETOPS_ROOT")

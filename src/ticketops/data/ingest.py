@@ -76,16 +76,21 @@ def feedback_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.csv") if p.is_file()) if folder.exists() else []
 
 
-def find_problems(frame: pd.DataFrame, labels: Iterable[str]) -> list[Problem]:
-    """Every rule broken by the rows: empty text, unknown label, the same text with two labels."""
+def find_problems(frame: pd.DataFrame, labels: Iterable[str], seed_holdout: Iterable[str] = ()) -> list[Problem]:
+    """Every rule broken by the rows: empty text, unknown label, the same text with two labels.
+
+    A seed row may carry a label of ``seed_holdout`` outside the catalogue (held out of training, see split);
+    feedback only ever carries catalogue labels.
+    """
     known = set(labels)
+    seed_known = known | set(seed_holdout)
     problems: list[Problem] = []
     for record in frame.itertuples(index=False):
         if not str(record.text).strip():
             problems.append(Problem(record.source, record.row, "empty or whitespace-only text"))
         if "\x00" in str(record.text):
             problems.append(Problem(record.source, record.row, "text contains a null byte"))
-        if record.label not in known:
+        if record.label not in (seed_known if record.origin == SEED else known):
             problems.append(Problem(record.source, record.row, f"unknown label {record.label!r}"))
     for _, group in frame[frame.duplicated("text", keep=False)].groupby("text", sort=False):
         if group["label"].nunique() > 1:
@@ -103,10 +108,17 @@ def find_problems(frame: pd.DataFrame, labels: Iterable[str]) -> list[Problem]:
     return problems
 
 
-def ingest(seed: pd.DataFrame, feedback: Sequence[pd.DataFrame], labels: Sequence[str]) -> pd.DataFrame:
-    """Validate seed + feedback together and return one dataset without repeated (text, label) pairs."""
+def ingest(
+    seed: pd.DataFrame, feedback: Sequence[pd.DataFrame], labels: Sequence[str], seed_holdout: Iterable[str] = ()
+) -> pd.DataFrame:
+    """Validate seed + feedback together and return one dataset without repeated (text, label) pairs.
+
+    ``seed_holdout``: labels seed rows may carry although the catalogue lacks them (``ingest.seed_outside_catalogue:
+    holdout`` with ``split.holdout_labels``): such rows keep their test place and train only once the catalogue
+    has the category and feedback confirms them.
+    """
     frame = pd.concat([seed, *feedback], ignore_index=True) if feedback else seed.reset_index(drop=True)
-    problems = find_problems(frame, labels)
+    problems = find_problems(frame, labels, seed_holdout)
     if problems:
         raise DataValidationError(problems)
     # A seed ticket an agent labelled again keeps its seed place, but remembers the confirmation (a held-out

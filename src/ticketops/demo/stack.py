@@ -45,8 +45,8 @@ def fast_rules(source: Path, target: Path, hold: str = "10s") -> Path:
     return target
 
 
-def alertmanager_config(webhook_url: str, path: Path) -> Path:
-    """Drift alerts to the retraining webhook at once (the project's routing, demo timings)."""
+def alertmanager_config(webhook_url: str, path: Path, token_file: Path) -> Path:
+    """Drift alerts to the retraining webhook at once (the project's routing, demo timings), with its token."""
     config = {
         "route": {
             "receiver": "on-call",
@@ -57,7 +57,16 @@ def alertmanager_config(webhook_url: str, path: Path) -> Path:
             "routes": [{"receiver": "retrain", "matchers": ['alertname =~ ".*Drift.*"'], "group_wait": "1s"}],
         },
         "receivers": [
-            {"name": "retrain", "webhook_configs": [{"url": webhook_url, "send_resolved": False}]},
+            {
+                "name": "retrain",
+                "webhook_configs": [
+                    {
+                        "url": webhook_url,
+                        "send_resolved": False,
+                        "http_config": {"authorization": {"type": "Bearer", "credentials_file": str(token_file)}},
+                    }
+                ],
+            },
             {"name": "on-call"},
         ],
     }
@@ -116,17 +125,28 @@ def start_mlflow_ui(stack: LocalStack, port: int, tracking_uri: str) -> ProcessR
     return stack.launch("mlflow", command, port, "/health", 120.0)
 
 
-def start_webhook_thread(trigger, port: int) -> None:
+def webhook_token(path: Path) -> str:
+    """The demo's own admin token for the webhook (0600; Alertmanager reads the same file)."""
+    from ticketops.rollout.local.secrets import read_or_create_token
+
+    return read_or_create_token(path)
+
+
+def start_webhook_thread(trigger, port: int, token: str) -> None:
     """The retraining webhook in a daemon thread of this process (the demo's retrain runs in-process)."""
     import asyncio
     import threading
 
     from aiohttp import web
+    from pydantic import SecretStr
 
-    from ticketops.retraining.webhook import build_app
+    from ticketops.retraining.webhook import build_app, webhook_authorizer
+    from ticketops.serving.auth import UserDirectory
+
+    authorizer = webhook_authorizer(UserDirectory(admin_token=SecretStr(token)))
 
     async def serve_forever() -> None:
-        runner = web.AppRunner(build_app(trigger), access_log=None)
+        runner = web.AppRunner(build_app(trigger, authorizer), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         await asyncio.Event().wait()

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pandas as pd
+
 from ticketops.config import Params
+from ticketops.data.catalogue import Catalogue
 from ticketops.evaluation.evaluate import Evaluation
 
 
-def render_model_card(family: str, result: Evaluation, params: Params) -> str:
+def new_categories_table(catalogue: Catalogue | None, train: pd.DataFrame) -> str:
+    """The categories an admin added to the catalogue, with how many training tickets each had."""
+    added = catalogue.added() if catalogue is not None else []
+    if not added:
+        return "None: every category is one of the seed intents."
+    counts = train["label"].value_counts()
+    rows = "\n".join(
+        f"| {c.name} | {c.description} | {c.added_by} | {c.added_at} | {int(counts.get(c.name, 0))} |" for c in added
+    )
+    header = "| category | description | added by | added at | training tickets |\n| --- | --- | --- | --- | --- |"
+    return f"{header}\n{rows}"
+
+
+def render_model_card(
+    family: str,
+    result: Evaluation,
+    params: Params,
+    labels: Sequence[str] = (),
+    catalogue: Catalogue | None = None,
+    train: pd.DataFrame | None = None,
+) -> str:
     test, val, behaviour = result.metrics["test"], result.metrics["validation"], result.metrics["behaviour"]
     worst = result.per_class.sort_values("f1").head(5)
     worst_rows = "\n".join(
@@ -18,9 +43,12 @@ def render_model_card(family: str, result: Evaluation, params: Params) -> str:
         if name.startswith("invariance_")
     )
     target = params.evaluate.review_precision_target
+    version = f" (label catalogue version {catalogue.version})" if catalogue is not None else ""
+    new = new_categories_table(catalogue, train if train is not None else pd.DataFrame({"label": []}))
     return f"""# Model card: ticket-classifier ({family})
 
-**Task.** Route online-banking support tickets to one of 77 intents (Banking77). Tickets whose confidence is
+**Task.** Route online-banking support tickets to one of {len(labels) or 77} categories{version}: Banking77's intents
+and those an admin added (`ticketops labels add`). Tickets whose confidence is
 below the review threshold are flagged `needs_review` and go to a person.
 
 **Data.** Banking77 training split (CC BY 4.0, PolyAI) plus agent-labelled feedback batches under
@@ -57,9 +85,13 @@ Checks passed: {behaviour["passed"]}.
 | --- | --- | --- | --- | --- |
 {worst_rows}
 
+## New categories
+
+{new}
+
 ## Limits
 
-English only; intents outside the 77 get one of the 77 labels anyway (watch the review rate and the drift
+English only; tickets outside the catalogue get one of its labels anyway (watch the review rate and the drift
 monitor); accuracy is measured on tickets written like the Banking77 queries, not on long e-mails.
 Plots: `models/plots/confusion.png`, `models/plots/reliability.png`.
 """

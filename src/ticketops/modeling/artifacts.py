@@ -46,13 +46,16 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+SIGNATURE_FILE = "model.sig"  # registry/signing.py: written after the manifest, verified on its own
+
+
 def compute_checksums(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``folder`` (POSIX relative path → hex), the manifest itself excluded."""
+    """SHA-256 of every file under ``folder`` (POSIX relative path → hex), the manifest and signature excluded."""
     folder = Path(folder)
     return {
         path.relative_to(folder).as_posix(): sha256_file(path)
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != CHECKSUMS_FILE
+        if path.is_file() and path.name not in (CHECKSUMS_FILE, SIGNATURE_FILE)
     }
 
 

@@ -43,6 +43,8 @@ class Predictor:
     """A classifier plus the review threshold chosen for it on the validation split."""
 
     def __init__(self, classifier: Classifier, review_threshold: float):
+        if not 0.0 < review_threshold < 1.0:  # 0 sends nothing to review, 1 everything: neither is a threshold
+            raise ValueError(f"review_threshold must be in (0, 1), got {review_threshold!r}")
         self.classifier = classifier
         self.review_threshold = review_threshold
 

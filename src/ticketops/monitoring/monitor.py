@@ -41,6 +41,7 @@ class Monitor:
         self._workspace = None
         self._project = None
         self._lock = threading.Lock()
+        self._decisions = None  # DriftAudit: drift starting and ending, in the audit trail
 
     def _workspace_project(self):
         from ticketops.monitoring.dashboard import ensure_project, open_workspace
@@ -95,6 +96,7 @@ class Monitor:
 
             add_window(workspace, project, result.snapshot, name=folder.name)
         self.metrics.record(verdict)
+        self._audit(verdict)
         logger.info(
             "window of %d tickets: drift %s%s",
             len(window),
@@ -102,6 +104,14 @@ class Monitor:
             f" ({', '.join(verdict.drifted)})" if verdict.drifted else "",
         )
         return verdict
+
+    def _audit(self, verdict: DriftVerdict) -> None:
+        from ticketops.audit import AuditTrail
+        from ticketops.monitoring.decisions import DriftAudit
+
+        if self._decisions is None:
+            self._decisions = DriftAudit(AuditTrail(self.settings.prediction_log_url))
+        self._decisions.observe(verdict)
 
     def latest(self) -> DriftVerdict | None:
         return latest_verdict(self.state_dir)

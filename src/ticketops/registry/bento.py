@@ -39,6 +39,7 @@ def import_from_registry(uri: str) -> str:
     ref = parse_model_uri(uri)
     mlflow_client = store.client()
     version = store.get_version(mlflow_client, ref)
+    store.require_gate(version)  # a Bento is a deployment: only versions that passed the gate (or forced)
     digest = version.tags.get(store.TAG_ARTIFACT_SHA, "")
     tag = bento_tag(str(version.version), digest)
     try:
@@ -71,7 +72,8 @@ def _parse(uri: str) -> str:
 
 @contextmanager
 def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
-    """Load a model from the BentoML model store after checking every file against its registered digest."""
+    """Load a model from the BentoML model store after checking every file against its registered digest and
+    the package's signature against the deployment's public key."""
     import bentoml
 
     tag = _parse(uri)
@@ -82,6 +84,10 @@ def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
     folder = Path(model.path) / PACKAGE_SUBDIR
     meta = dict(model.info.metadata)
     verify_package(folder, str(meta.get(store.TAG_ARTIFACT_SHA, "")), f"BentoML model {model.tag}")
+    from ticketops.registry.signing import verify_signature
+    from ticketops.settings import signing_keys
+
+    verify_signature(folder, signing_keys()[1])  # signed at registration, by the deployment's key
     predictor = Predictor.from_folder(folder, threads=threads, verify=False)
     tags = {"model_family": str(meta.get("model_family", "")), "data_md5": str(meta.get("data_md5", ""))}
     yield LoadedModel(
@@ -95,8 +101,8 @@ def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
     )
 
 
-def open_any(uri: str, threads: int = 2):
+def open_any(uri: str, threads: int = 2, forced_versions: frozenset[str] = frozenset()):
     """``bento:`` URIs from the BentoML model store, everything else through the registry (or a local folder)."""
     if uri.startswith(BENTO_SCHEME):
         return open_bento_model(uri, threads)
-    return open_model(uri, threads)
+    return open_model(uri, threads, forced_versions)

@@ -24,11 +24,16 @@ class LoadedModel:
     alias: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     folder: Path | None = None
+    forced: bool = False  # served although it did not pass the gate (an admin forced it)
 
 
 @contextmanager
-def open_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
-    """Resolve, download, verify and load; the downloaded files are removed when the block ends."""
+def open_model(uri: str, threads: int = 2, forced_versions: frozenset[str] = frozenset()) -> Iterator[LoadedModel]:
+    """Resolve, check the gate, download, verify checksums and signature, load; files removed when the block ends.
+
+    A registry version that did not pass the gate is refused (GateNotPassed) unless it is in ``forced_versions``
+    or an admin forced it in the registry (``LoadedModel.forced`` tells the caller to record it).
+    """
     if not is_registry_uri(uri):
         folder = Path(uri)
         if not folder.is_dir():
@@ -40,10 +45,13 @@ def open_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
     ref = parse_model_uri(uri)
     mlflow_client = store.client()
     version = store.get_version(mlflow_client, ref)
+    forced = store.require_gate(version, forced=str(version.version) in forced_versions)
     workdir = Path(tempfile.mkdtemp(prefix=f"ticketops-{ref.name}-v{version.version}-"))
     try:
         folder = store.fetch_verified(mlflow_client, version, workdir)
         predictor = Predictor.from_folder(folder, threads=threads, verify=False)  # fetch_verified checked every file
-        yield LoadedModel(predictor, uri, str(version.version), ref.name, ref.alias, dict(version.tags), folder)
+        yield LoadedModel(
+            predictor, uri, str(version.version), ref.name, ref.alias, dict(version.tags), folder, forced=forced
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -16,13 +17,37 @@ from typing import Any
 
 from ticketops.modeling.artifacts import ChecksumMismatch, verify_package
 from ticketops.registry.ref import ModelNotFound, ModelRef
-from ticketops.settings import artifact_root, project_root, tracking_uri
+from ticketops.settings import artifact_root, project_root, signing_keys, tracking_uri
 
 PACKAGE_DIR = "ticketops_model"
 LOADER_MODULE = "ticketops.modeling.pyfunc_loader"
 TAG_ARTIFACT_SHA = "artifact_sha256"
 TAG_GATE_PASSED = "gate_passed"
 TAG_GATE_REASON = "gate_reason"
+
+
+class GateNotPassed(PermissionError):
+    """The version did not pass the promotion gate and no admin forced it."""
+
+
+TAG_FORCED = "forced_challenger"  # an admin's recorded override of a failed gate (audited as alias.forced)
+
+
+def gate_passed(version) -> bool:
+    return str(version.tags.get(TAG_GATE_PASSED, "")).lower() == "true"
+
+
+def require_gate(version, forced: bool = False) -> bool:
+    """GateNotPassed unless ``version`` passed the gate, an admin forced it in the registry (``forced_challenger``)
+    or ``forced`` (a deployment's override); True when it serves by an override."""
+    if gate_passed(version):
+        return False
+    if not (forced or version.tags.get(TAG_FORCED)):
+        reason = version.tags.get(TAG_GATE_REASON, "no gate verdict recorded")
+        raise GateNotPassed(
+            f"{version.name} v{version.version} did not pass the promotion gate ({reason}); an admin may force it"
+        )
+    return True
 
 
 def client():
@@ -90,6 +115,9 @@ def fetch_verified(mlflow_client, version, dst_root: Path | None = None) -> Path
     )
     folder = Path(local) / "data" / PACKAGE_DIR
     verify_package(folder, expected, f"{version.name} v{version.version}")
+    from ticketops.registry.signing import verify_signature
+
+    verify_signature(folder, signing_keys()[1])  # authenticity, before anything is deserialised
     return folder
 
 
@@ -100,6 +128,26 @@ def set_alias(mlflow_client, name: str, alias: str, version: str) -> None:
 def clear_alias(mlflow_client, name: str, alias: str) -> None:
     if alias_version(mlflow_client, name, alias) is not None:
         mlflow_client.delete_registered_model_alias(name, alias)
+
+
+def move_alias_if(mlflow_client, name: str, alias: str, expected: str | None, new: str | None) -> str | None:
+    """Compare-and-set an alias: point ``alias`` at ``new`` (clear it when None) only while it points at
+    ``expected`` (None: absent). Returns None when moved, else the version the alias holds now (untouched).
+
+    Why: a rollout owns only the versions it started with; a retrain that finished meanwhile may have set
+    @challenger to a newer version, and clearing that would drop its candidate. MLflow has no atomic
+    compare-and-set, so the check is a read just before the write (a window of one registry call).
+    """
+    current = alias_version(mlflow_client, name, alias)
+    current_version = None if current is None else str(current.version)
+    if current_version != (None if expected is None else str(expected)):
+        return current_version or "none"
+    if new is None:
+        if current is not None:
+            mlflow_client.delete_registered_model_alias(name, alias)
+    else:
+        mlflow_client.set_registered_model_alias(name, alias, str(new))
+    return None
 
 
 def tag_version(mlflow_client, name: str, version: str, tags: Mapping[str, Any]) -> None:
@@ -205,9 +253,16 @@ def log_model_version(
     tags: Mapping[str, Any],
     input_example=None,
 ):
-    """Log one run (params, metrics, plots, the model with its signature) and register it as a new version."""
+    """Sign the package (registry/signing.py), log one run (params, metrics, plots, the model with its MLflow
+    signature) and register it as a new version."""
     import mlflow
 
+    from ticketops.registry.signing import create_keypair, sign_package
+
+    private_key, public_key = signing_keys()
+    if not private_key.exists() and not os.environ.get("TICKETOPS_SIGNING_KEY"):
+        create_keypair(private_key, public_key)  # the local default pair, made once
+    sign_package(package_dir, private_key)
     experiment_id = ensure_experiment(mlflow_client, experiment)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.log_params(flatten(params))

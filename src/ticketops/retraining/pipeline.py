@@ -31,9 +31,18 @@ class RetrainResult:
     registration: dict
 
     @property
+    def gate_passed(self) -> bool:
+        return bool(self.registration.get("gate", {}).get("passed", False))
+
+    @property
     def challenger(self) -> str | None:
         """The new version when the gate made it @challenger (or @champion when there was none)."""
         return str(self.registration["version"]) if "challenger" in self.registration.get("aliases", []) else None
+
+    @property
+    def rollout_candidate(self) -> str | None:
+        """The version a rollout may start with: a new @challenger that passed the gate, nothing else."""
+        return self.challenger if self.gate_passed else None
 
 
 def retrain(root: Path, log_url: str, state_dir: Path, on_line: Callable[[str], object] | None = None) -> RetrainResult:

@@ -63,6 +63,7 @@ class RolloutController:
         model_name: str,
         sleep: Callable[[float], None] = time.sleep,
         log: Callable[[str], None] = lambda _message: None,
+        on_event: Callable[[RolloutEvent], None] | None = None,
     ):
         self.backend = backend
         self.analysis = analysis
@@ -72,13 +73,18 @@ class RolloutController:
         self.model_name = model_name
         self.sleep = sleep
         self.log = log
+        self.on_event = on_event  # e.g. rollout/audit.py: every decision into the audit trail
         self.steps: list[StepRecord] = []
 
     # --- starting and resuming ---------------------------------------------------------------
 
-    def start(self) -> RolloutState:
-        """Deploy @challenger as a canary beside @champion at the first step's weight."""
-        from ticketops.registry.store import alias_version
+    def start(self, force_ungated: bool = False) -> RolloutState:
+        """Deploy @challenger as a canary beside @champion at the first step's weight.
+
+        A challenger that did not pass the promotion gate is refused unless ``force_ungated`` (an admin's
+        decision, recorded in the ``started`` event and so in the audit trail).
+        """
+        from ticketops.registry.store import TAG_FORCED, GateNotPassed, alias_version, require_gate, tag_version
 
         current = self.backend.load_state()
         if current is not None and not current.phase.finished:
@@ -94,6 +100,14 @@ class RolloutController:
             raise RolloutError(f"{self.model_name} has no @{CHALLENGER}: nothing to roll out")
         if str(challenger.version) == str(champion.version):
             raise RolloutError(f"@{CHALLENGER} and @{CHAMPION} are the same version ({champion.version})")
+        try:
+            forced = require_gate(challenger, forced=force_ungated)
+        except GateNotPassed as exc:
+            raise RolloutError(f"{exc} (ticketops rollout start --force-ungated)") from None
+        if forced and force_ungated:  # the canary replica reads the override from the registry
+            tag_version(
+                self.client, self.model_name, str(challenger.version), {TAG_FORCED: "rollout start --force-ungated"}
+            )
         state = RolloutState(
             rollout_id=f"r{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}",
             model_name=self.model_name,
@@ -105,7 +119,12 @@ class RolloutController:
             raise RolloutError("rollout.steps in params.yaml has no step between 1 and 100")
         self.backend.deploy_canary(self._uri(state.canary_version), state.canary_version)
         self._enter_step(state, 0)
-        self._record(state, "started", reason=f"canary v{state.canary_version} beside stable v{state.stable_version}")
+        forced_note = "; FORCED past a failed promotion gate by an admin" if forced else ""
+        self._record(
+            state,
+            "started",
+            reason=f"canary v{state.canary_version} beside stable v{state.stable_version}{forced_note}",
+        )
         return state
 
     def resume(self) -> RolloutState:
@@ -185,11 +204,15 @@ class RolloutController:
     # --- decisions -----------------------------------------------------------------------------
 
     def promote(self, state: RolloutState, reason: str) -> None:
-        from ticketops.registry.store import clear_alias, set_alias
+        from ticketops.registry.store import move_alias_if
 
         self.backend.promote(self._uri(state.canary_version), state.canary_version)
-        set_alias(self.client, self.model_name, CHAMPION, state.canary_version)
-        clear_alias(self.client, self.model_name, CHALLENGER)
+        reason += self._left(
+            CHAMPION, move_alias_if(self.client, self.model_name, CHAMPION, state.stable_version, state.canary_version)
+        )
+        reason += self._left(
+            CHALLENGER, move_alias_if(self.client, self.model_name, CHALLENGER, state.canary_version, None)
+        )
         state.weight, state.phase, state.reason = 100, Phase.PROMOTED, reason
         self._record(
             state, "promoted", reason=f"@{CHAMPION} v{state.stable_version} → v{state.canary_version}: {reason}"
@@ -197,13 +220,23 @@ class RolloutController:
         self._save(state)
 
     def rollback(self, state: RolloutState, reason: str, analysis: Analysis | None = None) -> None:
-        from ticketops.registry.store import clear_alias
+        from ticketops.registry.store import move_alias_if
 
         self.backend.rollback()
-        clear_alias(self.client, self.model_name, CHALLENGER)
+        reason += self._left(
+            CHALLENGER, move_alias_if(self.client, self.model_name, CHALLENGER, state.canary_version, None)
+        )
         state.weight, state.phase, state.reason = 0, Phase.ROLLED_BACK, reason
         self._record(state, "rolled_back", analysis, reason=f"all traffic back on v{state.stable_version}: {reason}")
         self._save(state)
+
+    @staticmethod
+    def _left(alias: str, holds: str | None) -> str:
+        """A note for the record when an alias was not this rollout's to move (compare-and-set refused)."""
+        if holds is None:
+            return ""
+        now = "unset" if holds == "none" else f"on v{holds}"
+        return f"; @{alias} left {now} (not this rollout's version)"
 
     def abort(self, reason: str = "aborted by operator") -> RolloutState:
         state = self.backend.load_state()
@@ -249,6 +282,8 @@ class RolloutController:
             measured=analysis.as_dict() if analysis else {},
         )
         self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
         key, value = registry_tag(event)
         tag_version(self.client, self.model_name, state.canary_version, {key: value})
         if kind in ("promoted", "rolled_back"):

@@ -41,8 +41,10 @@ def make_controller(
     backend_name: str | None, interval: float | None = None, log: Callable[[str], None] | None = None
 ) -> RolloutController:
     """A controller on the configured backend, Prometheus and registry; ``log`` receives its progress lines."""
+    from ticketops.audit import AuditTrail
     from ticketops.registry import store
     from ticketops.rollout.analysis import CanaryAnalysis
+    from ticketops.rollout.audit import RolloutAudit
     from ticketops.rollout.promql import PromQL
 
     params = load_params()
@@ -57,4 +59,5 @@ def make_controller(
         events=event_log(),
         model_name=params.registration.model_name,
         log=log or (lambda _msg: None),
+        on_event=RolloutAudit(AuditTrail.from_settings(), params.registration.model_name),
     )

@@ -1,7 +1,10 @@
-"""Request metrics for every route, 401s and errors included: ``ticketops_requests_total`` and latency.
+"""Request metrics for every route: ``ticketops_requests_total`` and latency for requests that passed
+authentication (errors included), ``ticketops_auth_rejected_total`` for the 401s and 403s.
 
-It wraps the whole app (outside auth), so canary analysis sees exactly what clients saw. Paths outside
-the known routes count as ``other`` to keep label cardinality bounded whatever clients send.
+It wraps the whole app (outside auth), so canary analysis sees what authenticated clients saw, timed from the
+first byte in. Refusals are counted apart (ServiceMetrics.observe_request): anyone can send a flood of cheap
+401s, and counted with the rest they would meet a failing canary's minimum traffic, dilute its error rate
+and pull its p99 down. Paths outside the known routes count as ``other`` to keep label cardinality bounded.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ticketops.serving.auth import ROUTE_POLICY
+from ticketops.serving.access import ROUTE_PATHS
 from ticketops.serving.metrics import ServiceMetrics
 
-KNOWN_ROUTES = frozenset(ROUTE_POLICY) - {"/static_content"}
+KNOWN_ROUTES = ROUTE_PATHS - {"/static_content"}
 OTHER_ROUTE = "other"
 
 MetricsProvider = Callable[[], ServiceMetrics | None]

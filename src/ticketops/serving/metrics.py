@@ -7,40 +7,19 @@ The names and labels below are a contract with monitoring/ rules and rollout/ana
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ticketops.serving.sliding import SlidingShare
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-LOG_DROP_REASONS = ("queue_full", "write_error")
-
-
-class SlidingShare:
-    """Share of flagged tickets among the most recent ``size``: O(1) per ticket, read when Prometheus scrapes."""
-
-    def __init__(self, size: int):
-        self._flags: collections.deque[bool] = collections.deque(maxlen=size)
-        self._flagged = 0
-
-    def extend(self, flags: Iterable[bool]) -> None:
-        window = self._flags
-        for flag in flags:
-            if len(window) == window.maxlen:
-                self._flagged -= window[0]
-            window.append(flag)
-            self._flagged += flag
-
-    def __len__(self) -> int:
-        return len(self._flags)
-
-    @property
-    def share(self) -> float | None:
-        return self._flagged / len(self._flags) if self._flags else None
+AUTH_REJECTIONS = frozenset({401, 403})  # decided by serving/auth.py before any route runs
+LOG_DROP_REASONS = ("spool_full", "spool_error")
 
 
 class ServiceMetrics:
@@ -52,7 +31,17 @@ class ServiceMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self._requests = Counter(
-            "ticketops_requests_total", "HTTP requests by route and status.", ["route", "status", "track"], registry=r
+            "ticketops_requests_total",
+            "HTTP requests that passed authentication, by route and status (what canary analysis judges).",
+            ["route", "status", "track"],
+            registry=r,
+        )
+        self._rejected = Counter(
+            "ticketops_auth_rejected_total",
+            "HTTP requests refused by authentication or roles (401/403): kept apart so cheap refusals cannot "
+            "make up a canary's traffic, dilute its error rate or lower its p99.",
+            ["route", "status", "track"],
+            registry=r,
         )
         self._request_latency = Histogram(
             "ticketops_request_latency_seconds",
@@ -136,8 +125,14 @@ class ServiceMetrics:
         )
         self._log_dropped = Counter(
             "ticketops_prediction_log_dropped_total",
-            "Prediction-log rows not stored (queue full or write error); the response is never slowed down.",
+            "Prediction-log rows lost: the on-disk spool was full or unwritable; the response is never slowed down.",
             ["reason", "track"],
+            registry=r,
+        )
+        self._log_backlog = Gauge(
+            "ticketops_prediction_log_spool_rows",
+            "Prediction-log rows spooled on disk waiting for the database (0 when it keeps up).",
+            ["track"],
             registry=r,
         )
         self._slow_share = Gauge(
@@ -163,11 +158,15 @@ class ServiceMetrics:
         self._per_version: dict[str, tuple] = {}
         for reason in LOG_DROP_REASONS:  # start every alertable counter at 0 so rate() sees the first drop
             self._log_dropped.labels(reason, track)
+        self._log_backlog.labels(track).set(0)
         self._feedback_unmatched.labels(track)
 
     # --- requests ----------------------------------------------------------------------------
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
+        if status in AUTH_REJECTIONS:
+            self._rejected.labels(route, str(status), self.track).inc()
+            return
         key = (route, status)
         children = self._request_children.get(key)
         if children is None:  # label lookups cost more than the update: resolve each combination once
@@ -281,6 +280,9 @@ class ServiceMetrics:
             self._log_dropped.labels(reason, self.track).inc(count)
 
     # --- exposition ----------------------------------------------------------------------------
+
+    def set_log_backlog(self, rows: int) -> None:
+        self._log_backlog.labels(self.track).set(rows)
 
     def render(self) -> bytes:
         """The text exposition format of this instance's registry (sliding shares are read now, not per ticket)."""

@@ -1,7 +1,13 @@
 """The prediction log: every classified ticket (redacted) in a SQL table, written off the request path.
 
 Requests hand rows to a bounded in-memory queue and return; one writer thread inserts them in batches.
-When the queue is full the rows are dropped and counted (a slow database must never slow the response).
+Nothing is lost when the database is away (down, locked, full, not there yet at start): rows that cannot
+be written, or that do not fit the queue, go to a bounded on-disk spool (serving/spool.py) and are replayed
+oldest first once the database answers again; while the spool holds rows, new batches join it behind them.
+Only beyond the spool's bound are rows dropped and counted. Each row has a unique ``row_key`` that the
+database refuses twice, so a retried or replayed batch is stored exactly once. The service does not wait
+for the database at start: the writer creates the tables when it first reaches it.
+
 SQLite runs in WAL mode so the drift monitor can read while the service writes; any SQLAlchemy URL
 (PostgreSQL in production) works the same. Retention (rows and days) is enforced by the writer.
 """
@@ -13,82 +19,28 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from sqlalchemy import Engine, case, create_engine, delete, event, func, select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, case, delete, func, select, update
 
-from ticketops.serving.log_schema import metadata, predictions
-from ticketops.settings import project_root
+from ticketops.data.database import make_engine, resolve_url
+from ticketops.serving.log_rows import FeedbackMatch, LogRow
+from ticketops.serving.log_schema import predictions
+from ticketops.serving.log_store import default_spool_dir, ensure_schema, insert_once
+from ticketops.serving.spool import Spool, SpoolFull
+
+__all__ = ["FeedbackMatch", "LogRow", "PredictionLog", "make_engine", "resolve_url"]
 
 logger = logging.getLogger(__name__)
 
 DropCallback = Callable[[int, str], None]
-
-
-@dataclass(frozen=True)
-class LogRow:
-    """One classified ticket as stored; ``text`` must already be redacted."""
-
-    ticket_id: str
-    text: str
-    label: str
-    confidence: float
-    needs_review: bool
-    model_version: str
-    stage: str
-    latency_ms: float
-    created_at: float
-
-
-@dataclass(frozen=True)
-class FeedbackMatch:
-    """An agent label joined to the prediction it judges."""
-
-    ticket_id: str
-    predicted: str
-    true_label: str
-    model_version: str
-
-    @property
-    def correct(self) -> bool:
-        return self.predicted == self.true_label
-
-
-def resolve_url(url: str) -> str:
-    """A relative SQLite path is taken from the project root (cwd outside a checkout), not the worker's cwd."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return url
-    path = Path(parsed.database)
-    if not path.is_absolute():
-        path = project_root() / path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return parsed.set(database=str(path)).render_as_string(hide_password=False)
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, relaxed fsync and a generous busy timeout (several writers)."""
-    url = resolve_url(url)
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    return engine
+BacklogCallback = Callable[[int], None]
+Scrub = Callable[["LogRow"], "LogRow"]  # raw row -> row as stored (redacted text, stored id)
 
 
 class PredictionLog:
-    """Bounded queue + batching writer thread over the ``predictions`` table."""
+    """Bounded queue + batching writer thread over the ``predictions`` table, with an on-disk spool."""
 
     def __init__(
         self,
@@ -100,13 +52,24 @@ class PredictionLog:
         batch_size: int = 500,
         prune_every_s: float = 60.0,
         on_drop: DropCallback | None = None,
+        spool_dir: Path | None = None,
+        spool_max_rows: int = 200_000,
+        retry_s: float = 1.0,
+        on_backlog: BacklogCallback | None = None,
+        scrub: Scrub | None = None,
     ):
         self.url = url
         self.retention_rows = retention_rows
         self.retention_days = retention_days
         self.batch_size = batch_size
         self.prune_every_s = prune_every_s
+        self.retry_s = retry_s
         self.on_drop = on_drop or (lambda count, reason: None)
+        self.on_backlog = on_backlog or (lambda rows: None)
+        self.scrub = scrub or (lambda row: row)  # runs in the writer: redaction costs the request path nothing
+        self.spool = Spool(spool_dir or default_spool_dir(url), spool_max_rows)
+        self._schema_ready = False
+        self._next_attempt = 0.0  # monotonic time before which the database is not tried again
         self._queue: queue.Queue[LogRow] = queue.Queue(maxsize=queue_size)
         self._engine: Engine | None = None
         self._thread: threading.Thread | None = None
@@ -123,24 +86,22 @@ class PredictionLog:
         return self._engine
 
     def start(self) -> None:
-        """Open the database, create the table if needed, prune once and start the writer."""
+        """Start the writer; returns at once even when the database is unreachable (rows spool meanwhile)."""
         self._engine = make_engine(self.url)
-        for attempt in range(3):  # several replicas may create the table at the same moment
-            try:
-                metadata.create_all(self._engine)
-                break
-            except OperationalError:
-                if attempt == 2:
-                    raise
-                time.sleep(0.2)
-        self.prune()
+        self.on_backlog(self.spool.rows)
         self._thread = threading.Thread(target=self._run, name="ticketops-prediction-log", daemon=True)
         self._thread.start()
+
+    @property
+    def backlog(self) -> int:
+        """Rows waiting in the spool for the database."""
+        return self.spool.rows
 
     # --- request path ------------------------------------------------------------------------
 
     def submit(self, rows: Sequence[LogRow]) -> int:
-        """Queue rows without blocking; rows that do not fit are dropped and reported. Returns rows queued."""
+        """Queue rows without blocking; what does not fit goes to the spool (dropped and reported only when
+        that is full too). Returns the rows queued in memory."""
         queued = 0
         for row in rows:
             try:
@@ -150,8 +111,20 @@ class PredictionLog:
             queued += 1
         self._accepted += queued
         if queued < len(rows):
-            self.on_drop(len(rows) - queued, "queue_full")
+            self._spool([asdict(self.scrub(row)) for row in rows[queued:]], "queue_full")
         return queued
+
+    def _spool(self, rows: list[dict], reason: str) -> None:
+        try:
+            self.spool.append(rows)
+        except SpoolFull:
+            self.on_drop(len(rows), "spool_full")
+        except OSError as exc:
+            logger.error("prediction log: %d rows neither written nor spooled (%s)", len(rows), type(exc).__name__)
+            self.on_drop(len(rows), "spool_error")
+        else:
+            logger.debug("prediction log: %d rows spooled (%s)", len(rows), reason)
+        self.on_backlog(self.spool.rows)
 
     # --- writer ------------------------------------------------------------------------------
 
@@ -162,6 +135,7 @@ class PredictionLog:
             except queue.Empty:
                 if self._stopping.is_set():
                     return
+                self.replay()
                 self._maybe_prune()
                 continue
             batch = [first]
@@ -173,17 +147,60 @@ class PredictionLog:
             self._write(batch)
             self._maybe_prune()
 
+    def _database_ready(self, force: bool = False) -> bool:
+        """Whether to try the database now (not within ``retry_s`` of a failure); creates the tables once."""
+        if not force and time.monotonic() < self._next_attempt:
+            return False
+        if self._schema_ready:
+            return True
+        try:
+            ensure_schema(self.engine)
+        except Exception as exc:
+            self._failed(exc, "schema")
+            return False
+        self._schema_ready = True
+        self._maybe_prune()
+        return True
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        self._next_attempt = time.monotonic() + self.retry_s
+        logger.warning("prediction log: database unavailable (%s: %s); spooling", what, type(exc).__name__)
+
     def _write(self, batch: list[LogRow]) -> None:
         try:
-            with self.engine.begin() as conn:
-                conn.execute(predictions.insert(), [asdict(row) for row in batch])
-        except Exception as exc:  # never let one bad write stop the writer; the rows are counted as dropped
-            logger.error("prediction log: %d rows not written (%s)", len(batch), type(exc).__name__)
-            self.on_drop(len(batch), "write_error")
+            rows = [asdict(self.scrub(row)) for row in batch]
+            self.replay()  # what waits goes first
+            if self.spool.rows == 0 and self._database_ready():
+                try:
+                    insert_once(self.engine, rows)
+                    return
+                except Exception as exc:  # down, locked, full: keep the rows
+                    self._failed(exc, "insert")
+            self._spool(rows, "database_unavailable")  # behind what waits already: arrival order holds
         finally:
             with self._progress:
                 self._done += len(batch)
                 self._progress.notify_all()
+
+    def replay(self, force: bool = False) -> int:
+        """Store spooled rows oldest first until the spool is empty or the database fails; rows stored."""
+        if self.spool.rows == 0 and not force:
+            return 0
+        stored = 0
+        if not self._database_ready(force):
+            return 0
+        for path, rows in self.spool.oldest():
+            try:
+                insert_once(self.engine, rows)
+            except Exception as exc:
+                self._failed(exc, "replay")
+                break
+            self.spool.remove(path)
+            stored += len(rows)
+        self.on_backlog(self.spool.rows)
+        if stored:
+            logger.info("prediction log: %d spooled rows stored, %d waiting", stored, self.spool.rows)
+        return stored
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every row queued before this call is written; False on timeout."""
@@ -198,7 +215,8 @@ class PredictionLog:
         return True
 
     def close(self, timeout: float = 30.0) -> bool:
-        """Flush what is queued, stop the writer and release the database; True if nothing was left behind."""
+        """Flush what is queued (to the database or the spool), try the spool once more, stop the writer and
+        release the database; True if no row was left in memory. Spooled rows stay on disk for the next start."""
         if self._thread is None:
             return True
         flushed = self.flush(timeout)
@@ -207,6 +225,12 @@ class PredictionLog:
         self._thread = None
         if not flushed:
             logger.error("prediction log: %d rows still queued at shutdown", self._accepted - self._done)
+        try:
+            self.replay(force=True)
+        except Exception as exc:
+            logger.error("prediction log: final replay failed (%s)", type(exc).__name__)
+        if self.spool.rows:
+            logger.warning("prediction log: %d rows stay spooled in %s", self.spool.rows, self.spool.directory)
         if self._engine is not None:
             self._engine.dispose()
         return flushed
@@ -214,7 +238,7 @@ class PredictionLog:
     # --- retention ---------------------------------------------------------------------------
 
     def _maybe_prune(self) -> None:
-        if time.monotonic() - self._last_prune >= self.prune_every_s:
+        if self._schema_ready and time.monotonic() - self._last_prune >= self.prune_every_s:
             try:
                 self.prune()
             except Exception as exc:

@@ -13,23 +13,25 @@ ticket, and only the tickets it is unsure of go through the batcher to the slow 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
-import os
+import secrets
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 import anyio.to_thread
 
 from ticketops.schemas import ClassifyRequest, FeedbackRequest
+from ticketops.serving.auth import User
 from ticketops.serving.batching import MicroBatcher
 from ticketops.serving.cascade import FAST, SLOW, CascadeStages, is_cascade, reference_texts
+from ticketops.serving.ids import IdHasher, deployment_key
 from ticketops.serving.metrics import ServiceMetrics
 from ticketops.serving.prediction_log import LogRow, PredictionLog
-from ticketops.serving.redaction import redact
+from ticketops.serving.redaction import redact, warm_up
 from ticketops.serving.scoring import Scorer, TicketScore, set_encoder_batch_size
+from ticketops.serving.served import ServedModel
 from ticketops.settings import ServiceSettings
 
 logger = logging.getLogger("ticketops.serving")
@@ -45,28 +47,6 @@ class NotReady(RuntimeError):
     """No verified model is loaded (yet, or the load failed)."""
 
 
-class UnknownLabels(ValueError):
-    """Feedback names labels the served model does not know; ``positions`` index the offending items."""
-
-    def __init__(self, positions: list[int]):
-        super().__init__(f"{len(positions)} unknown label(s)")
-        self.positions = positions
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    """The model this replica serves and where it came from (registry version, alias, lineage tags)."""
-
-    scorer: Scorer
-    uri: str
-    version: str
-    alias: str
-    family: str
-    data_md5: str
-    labels: frozenset[str]
-    stages: CascadeStages | None = None  # a cascade: fast stage in the request path, slow stage batched
-
-
 class ServingRuntime:
     """One replica's state; the HTTP layer calls ``classify`` and ``feedback`` and reads readiness."""
 
@@ -79,7 +59,13 @@ class ServingRuntime:
             retention_rows=settings.prediction_log_retention_rows,
             retention_days=settings.prediction_log_retention_days,
             on_drop=self.metrics.observe_log_dropped,
+            spool_dir=settings.prediction_log_spool_dir,
+            spool_max_rows=settings.prediction_log_spool_max_rows,
+            retry_s=settings.prediction_log_retry_s,
+            on_backlog=self.metrics.set_log_backlog,
+            scrub=self._stored_row,
         )
+        self.ids = IdHasher(deployment_key(settings.id_hash_key, settings.id_hash_key_file))
         self.model: ServedModel | None = None
         self.batcher: MicroBatcher[str, TicketScore] | None = None
         self.not_ready_reason = "model is loading"
@@ -87,10 +73,7 @@ class ServingRuntime:
         self._stop = threading.Event()
         self._resources = contextlib.ExitStack()
         self._loader: threading.Thread | None = None
-        # Ids for tickets sent without one: a random per-process prefix and a counter (unique across replicas
-        # and restarts, and far cheaper than a uuid4 per ticket on the request path).
-        self._id_prefix = os.urandom(8).hex()
-        self._id_counter = itertools.count(1)
+        self.humans = None  # HumanLoop (review queue, labels, catalogue, audit) once the log is open
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -132,12 +115,19 @@ class ServingRuntime:
         from ticketops.registry.bento import open_any
 
         if not self._log_started:
+            from ticketops.serving.humans import HumanLoop
+
             self.log.start()
             self._log_started = True
+            self.humans = HumanLoop(self.settings, self.log)
+        warm_up()  # the redaction's recognizers, before the first ticket is logged
         uri = self.settings.model_uri
         logger.info("resolving %s and verifying its artifact checksums", uri)
         with contextlib.ExitStack() as attempt:
-            loaded = attempt.enter_context(open_any(uri, threads=self.settings.threads))
+            forced = frozenset(self.settings.force_ungated_versions)
+            loaded = attempt.enter_context(open_any(uri, threads=self.settings.threads, forced_versions=forced))
+            if getattr(loaded, "forced", False):
+                self.humans.record_forced_load(loaded, self.settings.track)
             set_encoder_batch_size(loaded.predictor, self.settings.encoder_batch_size)
             scorer = Scorer(loaded.predictor)
             stages, reference_share = self._cascade_stages(loaded)
@@ -153,6 +143,7 @@ class ServingRuntime:
                 data_md5=loaded.tags.get("data_md5", ""),
                 labels=frozenset(scorer.labels),
                 stages=stages,
+                folder=getattr(loaded, "folder", None),
             )
             self._resources.push(attempt.pop_all())  # keep the verified files until shutdown
         self.batcher = MicroBatcher(
@@ -206,7 +197,11 @@ class ServingRuntime:
 
     # --- requests ----------------------------------------------------------------------------
 
-    def _require_model(self) -> tuple[ServedModel, MicroBatcher[str, TicketScore]]:
+    def _stored_row(self, row: LogRow) -> LogRow:
+        """What the log keeps of a ticket: normalised, redacted text and the stored form of its id."""
+        return replace(row, text=redact(row.text), ticket_id=self.ids.stored(row.ticket_id))
+
+    def require_model(self) -> tuple[ServedModel, MicroBatcher[str, TicketScore]]:
         model, batcher = self.model, self.batcher
         if model is None or batcher is None:
             raise NotReady(self.not_ready_reason or "model is loading")
@@ -214,7 +209,7 @@ class ServingRuntime:
 
     async def classify(self, request: ClassifyRequest) -> dict:
         """Predictions for every ticket, batched with concurrent requests; logged (redacted) off the request path."""
-        model, batcher = self._require_model()
+        model, batcher = self.require_model()
         texts = [ticket.text for ticket in request.tickets]
         started = time.perf_counter()
         if model.stages is None:
@@ -222,7 +217,8 @@ class ServingRuntime:
         else:
             scores = await self._score_cascade(model.version, model.stages, batcher, texts)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        ids = [ticket.id or f"{self._id_prefix}-{next(self._id_counter):x}" for ticket in request.tickets]
+        # Generated ids are unguessable (128 random bits): a label can only name a ticket its agent was shown.
+        ids = [ticket.id or secrets.token_urlsafe(16) for ticket in request.tickets]
         self.metrics.observe_predictions(
             model.version,
             (s.stage for s in scores),
@@ -235,7 +231,7 @@ class ServingRuntime:
             [
                 LogRow(
                     ticket_id=ticket_id,
-                    text=redact(text),
+                    text=text,  # redacted by the log's writer (_stored_row), off the request path
                     label=score.label,
                     confidence=score.confidence,
                     needs_review=score.needs_review,
@@ -270,20 +266,25 @@ class ServingRuntime:
         answers = dict(zip(unsure, await batcher.submit([texts[i] for i in unsure]), strict=True)) if unsure else {}
         return [score if score is not None else answers[i] for i, score in enumerate(first)]
 
-    async def feedback(self, request: FeedbackRequest) -> dict:
-        """Store agents' true labels on the logged predictions and refresh live accuracy of the versions touched."""
-        model, _ = self._require_model()
-        unknown = [i for i, item in enumerate(request.items) if item.label not in model.labels]
-        if unknown:
-            raise UnknownLabels(unknown)
-        pairs = [(item.id, item.label) for item in request.items]
-        matches = await anyio.to_thread.run_sync(self.log.apply_feedback, pairs)
-        found = [m for m in matches if m is not None]
-        for match in found:
-            self.metrics.observe_feedback(match.model_version, match.correct)
-        self.metrics.observe_unmatched_feedback(len(matches) - len(found))
-        await self._refresh_live_accuracy({m.model_version for m in found})
-        return {"accepted": len(pairs), "matched": len(found)}
+    async def feedback(self, request: FeedbackRequest, user: User) -> dict:
+        """Agents' labels: checked against the catalogue and the log (all or nothing), settled, audited."""
+        model, _ = self.require_model()
+        humans = self.humans
+        # ids as the log stores them; the response names each ticket as the caller did
+        sent = {self.ids.stored(item.id): item.id for item in request.items}
+        items = [item.model_copy(update={"id": self.ids.stored(item.id)}) for item in request.items]
+        outcomes = await anyio.to_thread.run_sync(humans.label, items, user, model.labels)
+        for outcome in outcomes:
+            if outcome.true_label is not None:
+                self.metrics.observe_feedback(outcome.model_version, outcome.predicted == outcome.true_label)
+        await self._refresh_live_accuracy({o.model_version for o in outcomes})
+        statuses = [o.status for o in outcomes]
+        return {
+            "accepted": len(outcomes),
+            "matched": len(outcomes),
+            "disputed": statuses.count("disputed"),
+            "results": [{"id": sent.get(o.ticket_id, o.ticket_id), "status": o.status} for o in outcomes],
+        }
 
     async def _refresh_live_accuracy(self, versions: Sequence[str] | set[str]) -> None:
         for version in sorted(versions):

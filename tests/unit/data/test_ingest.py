@@ -84,3 +84,32 @@ def test_seed_ticket_labelled_again_by_an_agent_is_marked_confirmed(tmp_path):
     dataset = ingest(seed(tmp_path), [batch], LABELS)
     assert dataset["confirmed_by_feedback"].tolist() == [True, False]
     assert dataset["origin"].tolist() == [SEED, SEED]
+
+
+def test_seed_rows_outside_the_catalogue_may_be_held_out_and_feedback_teaches_a_new_category():
+    seed = pd.DataFrame(
+        {
+            "text": ["a", "b", "c"],
+            "label": ["card_arrival", "virtual_card", "other_new"],
+            "origin": SEED,
+            "source": "seed.csv",
+            "row": [1, 2, 3],
+        }
+    )
+    with pytest.raises(DataValidationError, match="unknown label 'virtual_card'"):
+        ingest(seed, [], ["card_arrival"])
+    with pytest.raises(DataValidationError, match="unknown label 'other_new'"):  # only the labels listed
+        ingest(seed, [], ["card_arrival"], seed_holdout=["virtual_card"])
+    held = ingest(seed.head(2), [], ["card_arrival"], seed_holdout=["virtual_card"])
+    assert held["label"].tolist() == ["card_arrival", "virtual_card"]
+    feedback = pd.DataFrame(
+        {"text": ["d"], "label": ["virtual_card"], "origin": FEEDBACK, "source": "batch.csv", "row": [1]}
+    )
+    with pytest.raises(DataValidationError, match="unknown label 'virtual_card'"):  # feedback: catalogue only
+        ingest(seed.head(2), [feedback], ["card_arrival"], seed_holdout=["virtual_card"])
+    dataset = ingest(seed.head(2), [feedback], ["card_arrival", "virtual_card"])  # once an admin added it
+    assert dict(zip(dataset["text"], dataset["label"], strict=True)) == {
+        "a": "card_arrival",
+        "b": "virtual_card",
+        "d": "virtual_card",
+    }

@@ -167,3 +167,63 @@ def test_a_second_rollout_cannot_start_while_one_runs(registry, tmp_path):
     controller(backend, [], tmp_path).start()
     with pytest.raises(RolloutError, match="still running"):
         controller(backend, [], tmp_path).start()
+
+
+class RetrainDuringAnalysis(ScriptedAnalysis):
+    """A retrain that registers a newer version and points @challenger at it while the canary is judged."""
+
+    def __init__(self, verdicts, mlflow_client):
+        super().__init__(verdicts)
+        self.client = mlflow_client
+        self.newer: str | None = None
+
+    def run(self, window_s, canary_version, stable_version):
+        if self.newer is None:
+            v2 = self.client.get_model_version("ticket-classifier", "2")
+            self.newer = str(self.client.create_model_version("ticket-classifier", v2.source, v2.run_id).version)
+            self.client.set_registered_model_alias("ticket-classifier", "challenger", self.newer)
+        return super().run(window_s, canary_version, stable_version)
+
+
+@pytest.mark.parametrize(
+    "verdicts", [[Verdict.FAIL, Verdict.FAIL], [Verdict.PASS, Verdict.PASS]], ids=["rollback", "promote"]
+)
+def test_alias_moves_are_compare_and_set_a_newer_challenger_is_left_and_recorded(registry, tmp_path, verdicts):
+    backend = MemoryBackend()
+    ctl = controller(backend, [], tmp_path)
+    analysis = RetrainDuringAnalysis(verdicts, client())
+    ctl.analysis = analysis
+    report = ctl.run(ctl.start())
+    assert report.state.phase in (Phase.ROLLED_BACK, Phase.PROMOTED)
+    assert str(alias_version(client(), "ticket-classifier", "challenger").version) == analysis.newer
+    assert f"@challenger left on v{analysis.newer}" in report.state.reason
+    champion = "2" if report.state.phase == Phase.PROMOTED else "1"
+    assert str(alias_version(client(), "ticket-classifier", "champion").version) == champion
+
+
+def test_champion_moved_by_someone_else_is_not_overwritten_by_a_promotion(registry, tmp_path):
+    backend = MemoryBackend()
+    ctl = controller(backend, [Verdict.PASS, Verdict.PASS], tmp_path)
+    state = ctl.start()
+    client().delete_registered_model_alias("ticket-classifier", "champion")  # an operator retired it meanwhile
+    report = ctl.run(state)
+    assert report.state.phase == Phase.PROMOTED
+    assert alias_version(client(), "ticket-classifier", "champion") is None
+    assert "@champion left unset" in report.state.reason
+
+
+def test_an_ungated_challenger_is_refused_unless_an_admin_forces_it(registry, tmp_path):
+    mlflow_client = client()
+    mlflow_client.set_model_version_tag("ticket-classifier", "2", "gate_passed", "false")
+    try:
+        with pytest.raises(RolloutError, match="did not pass the promotion gate"):
+            controller(MemoryBackend(), [], tmp_path).start()
+        backend = MemoryBackend()
+        ctl = controller(backend, [Verdict.FAIL, Verdict.FAIL], tmp_path)
+        state = ctl.start(force_ungated=True)
+        assert backend.canary is not None
+        started = [e for e in ctl.events.read() if e.event == "started"]
+        assert "FORCED past a failed promotion gate" in started[-1].reason
+        ctl.run(state)
+    finally:
+        mlflow_client.set_model_version_tag("ticket-classifier", "2", "gate_passed", "true")

@@ -46,17 +46,22 @@ def test_rows_are_written_in_batches_and_flush_waits_for_them(db: Path) -> None:
     assert log.close()
 
 
-def test_a_full_queue_drops_rows_and_reports_them_without_blocking(db: Path) -> None:
+def test_a_full_queue_spools_the_overflow_without_blocking_and_loses_nothing(db: Path, tmp_path: Path) -> None:
     drops: list[tuple[int, str]] = []
-    log = PredictionLog(f"sqlite:///{db}", queue_size=10, on_drop=lambda n, reason: drops.append((n, reason)))
-    # not started: nothing drains the queue, so the 11th row on does not fit
+    log = PredictionLog(
+        f"sqlite:///{db}",
+        queue_size=10,
+        spool_dir=tmp_path / "spool",
+        on_drop=lambda n, reason: drops.append((n, reason)),
+    )
+    # not started: nothing drains the queue, so the 11th row on goes to the spool
     started = time.perf_counter()
     assert log.submit([row(str(i)) for i in range(25)]) == 10
     assert time.perf_counter() - started < 0.5
-    assert drops == [(15, "queue_full")]
+    assert log.backlog == 15 and drops == []
     log.start()
     assert log.close()
-    assert count(db) == 10
+    assert count(db) == 25
 
 
 def test_retention_keeps_the_newest_rows_and_drops_old_ones(db: Path) -> None:
@@ -104,3 +109,85 @@ def test_relative_sqlite_paths_resolve_from_the_project_root(monkeypatch: pytest
     monkeypatch.setenv("TICKETOPS_ROOT", str(tmp_path))
     assert resolve_url("sqlite:///predictions.db") == f"sqlite:///{tmp_path / 'predictions.db'}"
     assert resolve_url("postgresql://u:p@db/log") == "postgresql://u:p@db/log"
+
+
+# --- the database away: spool, replay in order, exactly once ----------------------------------------
+
+
+def wait_for(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def stored_ids(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [r[0] for r in conn.execute("select ticket_id from predictions order by row_id")]
+
+
+def test_a_database_missing_at_start_spools_then_replays_everything_in_order(tmp_path: Path) -> None:
+    db = tmp_path / "log" / "predictions.db"
+    backlog: list[int] = []
+    drops: list[tuple[int, str]] = []
+    log = PredictionLog(
+        f"sqlite:///{db}",
+        batch_size=7,
+        spool_dir=tmp_path / "spool",
+        retry_s=0.1,
+        on_backlog=backlog.append,
+        on_drop=lambda n, reason: drops.append((n, reason)),
+    )
+    log.start()  # makes the folder, but touches the database only once there is a row to write
+    db.parent.rmdir()  # without its folder SQLite cannot open the file: the database is away
+    ids = [f"t{i:03d}" for i in range(40)]
+    for start in range(0, 40, 10):
+        log.submit([row(i) for i in ids[start : start + 10]])
+    assert log.flush(timeout=10)
+    assert log.backlog == 40 and backlog[-1] == 40
+    assert not db.exists()
+    db.parent.mkdir()  # the database is back
+    assert wait_for(lambda: log.backlog == 0)
+    assert log.close()
+    assert stored_ids(db) == ids  # every row once, in arrival order
+    assert backlog[-1] == 0 and drops == []
+    assert not list((tmp_path / "spool").glob("*.jsonl"))
+
+
+def test_a_replay_interrupted_after_its_commit_stores_each_row_once(tmp_path: Path) -> None:
+    db = tmp_path / "predictions.db"
+    log = PredictionLog(f"sqlite:///{db}", spool_dir=tmp_path / "spool", retry_s=0.1)
+    from dataclasses import asdict
+
+    rows = [asdict(row(f"r{i}")) for i in range(5)]
+    log.spool.append(rows)
+    log.spool.append(rows)  # the same segment again: a crash between the commit and the segment's deletion
+    log.start()
+    assert wait_for(lambda: log.backlog == 0)
+    assert log.close()
+    assert stored_ids(db) == [f"r{i}" for i in range(5)]
+
+
+def test_the_spool_is_bounded_and_what_does_not_fit_is_counted(tmp_path: Path) -> None:
+    db = tmp_path / "log" / "predictions.db"
+    drops: list[tuple[int, str]] = []
+    log = PredictionLog(
+        f"sqlite:///{db}",
+        queue_size=5,
+        spool_dir=tmp_path / "spool",
+        spool_max_rows=12,
+        on_drop=lambda n, reason: drops.append((n, reason)),
+    )
+    # not started: the queue takes 5, the spool the next 12 (two segments), the rest is dropped
+    assert log.submit([row(f"a{i}") for i in range(5)]) == 5
+    log.submit([row(f"b{i}") for i in range(6)])
+    log.submit([row(f"c{i}") for i in range(6)])
+    log.submit([row(f"d{i}") for i in range(3)])
+    assert log.backlog == 12
+    assert drops == [(3, "spool_full")]
+    log.start()
+    assert wait_for(lambda: log.backlog == 0)
+    assert log.close()
+    assert len(stored_ids(db)) == 17

@@ -20,7 +20,8 @@ from starlette.routing import Mount
 from tests.helpers.service import AUTH, TOKEN, runtime, service_client
 from tests.helpers.tiny_model import register_tiny_model, tiny_labels, tiny_registry
 from ticketops.registry import store as mlflow_registry
-from ticketops.serving.auth import ROUTE_POLICY
+from ticketops.serving.access import ROUTE_POLICY, service_authorizer
+from ticketops.serving.auth import PUBLIC, UserDirectory
 
 MARKER = "zebracorn-7731"  # appears in bad inputs; must never come back in a response
 LIMITS = {
@@ -118,7 +119,10 @@ BAD_INPUTS = [
     ("empty text", b'{"tickets": [{"text": ""}]}', 422, "tickets.0.text"),
     ("whitespace text", b'{"tickets": [{"text": "  \\n "}]}', 422, "tickets.0.text"),
     ("null byte", b'{"tickets": [{"text": "a\\u0000' + MARKER.encode() + b'"}]}', 422, "tickets.0.text"),
-    ("unknown field", b'{"tickets": [{"text": "' + MARKER.encode() + b'", "extra": 1}]}', 422, "tickets.0.extra"),
+    ("unknown field", b'{"tickets": [{"text": "hi", "' + MARKER.encode() + b'": 1}]}', 422, "tickets.0"),
+    ("unknown top-level key", b'{"tickets": [{"text": "hi"}], "' + MARKER.encode() + b'": 1}', 422, "body"),
+    ("zero-width text", '{"tickets": [{"text": "\u200b\u200d\ufeff\u2060"}]}'.encode(), 400, "tickets.0.text"),
+    ("duplicate ids", b'{"tickets": [{"text": "a", "id": "t1"}, {"text": "b", "id": "t1"}]}', 400, "tickets.1.id"),
     ("lone surrogate", b'{"tickets": [{"text": "\\ud800 ' + MARKER.encode() + b'"}]}', 400, "body"),
 ]
 
@@ -128,6 +132,24 @@ def test_bad_input_gets_a_4xx_naming_the_field_without_echoing_the_text(client, 
     response = client.post("/classify", content=body, headers={**AUTH, "Content-Type": "application/json"})
     assert_error(response, status, field)
     assert classify(client, [{"text": "still serving?"}]).status_code == 200
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_body_not_declared_json_gets_415(client, content_type: str) -> None:
+    """A cross-site form or text/plain post (no CORS preflight) never reaches the model."""
+    body = b'{"tickets": [{"text": "' + MARKER.encode() + b'"}]}'
+    for route in ("/classify", "/feedback"):
+        response = client.post(route, content=body, headers={**AUTH, "Content-Type": content_type})
+        assert_error(response, 415, "Content-Type")
+    ok = client.post("/classify", content=body, headers={**AUTH, "Content-Type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200
+
+
+def test_feedback_with_an_id_twice_or_invisible_text_gets_400(client) -> None:
+    twice = {"items": [{"id": "f1", "label": "x"}, {"id": "f1", "label": "y"}]}
+    assert_error(client.post("/feedback", json=twice, headers=AUTH), 400, "items.1.id")
+    blank = {"items": [{"id": "f2", "text": "\u200b\u200c", "label": "x"}]}
+    assert_error(client.post("/feedback", json=blank, headers=AUTH), 400, "items.0.text")
 
 
 def test_oversized_text_too_many_tickets_and_big_bodies_get_413(client) -> None:
@@ -196,18 +218,22 @@ def exposed_routes(app) -> dict[str, set[str]]:
     return found
 
 
-def test_every_exposed_route_has_an_auth_decision_and_it_is_enforced(client) -> None:
+def test_the_api_token_alone_is_one_admin_and_every_route_is_enforced(client) -> None:
+    """TICKETOPS_API_TOKEN without a users file: the token opens every route; the roles are test_roles.py's."""
     routes = exposed_routes(client.app)
     assert {"/classify", "/feedback", "/metrics", "/livez", "/readyz"} <= set(routes)
-    missing = set(routes) - set(ROUTE_POLICY)
+    policy_paths = {key.rpartition(" ")[2] for key in ROUTE_POLICY}
+    missing = set(routes) - policy_paths
     assert not missing, f"routes without an auth decision in ROUTE_POLICY: {sorted(missing)}"
+    authorizer = service_authorizer(UserDirectory())
     for path, methods in routes.items():
         method = "POST" if "POST" in methods else "GET"
         url = path if path != "/static_content" else "/static_content/index.html"
         anonymous = client.request(method, url)
         wrong = client.request(method, url, headers={"Authorization": "Bearer wrong-token"})
         right = client.request(method, url, headers=AUTH)
-        if ROUTE_POLICY[path] == "public":
+        assert right.status_code != 403, path
+        if authorizer.allowed(method, path) == PUBLIC:
             assert anonymous.status_code != 401, path
         else:
             assert anonymous.status_code == 401, path
@@ -237,13 +263,12 @@ def test_feedback_joins_the_logged_prediction_and_sets_live_accuracy(client, reg
             "items": [
                 {"id": first["id"], "text": "my card has not arrived yet", "label": first["label"]},
                 {"id": second["id"], "label": wrong_label},
-                {"id": "never-classified", "label": first["label"]},
             ]
         },
         headers=AUTH,
     )
     assert response.status_code == 200
-    assert response.json() == {"accepted": 3, "matched": 2}
+    assert response.json()["accepted"] == 2 and response.json()["matched"] == 2
     families = metrics(client)
     feedback = {
         s.labels["correct"]: s.value
@@ -262,10 +287,11 @@ def test_feedback_joins_the_logged_prediction_and_sets_live_accuracy(client, reg
 
 
 def test_feedback_with_an_unknown_label_is_rejected_with_400(client) -> None:
-    tid = classify(client, [{"text": "card not working"}]).json()["predictions"][0]["id"]
+    predictions = classify(client, [{"text": "card not working"}, {"text": "card lost"}]).json()["predictions"]
+    tid, other = (p["id"] for p in predictions)
     response = client.post(
         "/feedback",
-        json={"items": [{"id": tid, "label": tiny_labels()[0]}, {"id": tid, "label": MARKER}]},
+        json={"items": [{"id": tid, "label": tiny_labels()[0]}, {"id": other, "label": MARKER}]},
         headers=AUTH,
     )
     body = assert_error(response, 400, "items.1.label")
@@ -291,6 +317,32 @@ REQUIRED_METRICS = {
     "ticketops_prediction_log_dropped": {"reason", "track"},
     "ticketops_stage_latency_seconds": {"stage", "track"},
 }
+
+
+def classify_requests(client) -> tuple[float, float]:
+    """(requests, latency observations) of /classify as canary analysis reads them."""
+    families = metrics(client)
+    count = sum(s.value for s in families["ticketops_requests"] if s.labels.get("route") == "/classify")
+    latency = sum(
+        s.value
+        for s in families["ticketops_request_latency_seconds"]
+        if s.name.endswith("_count") and s.labels.get("route") == "/classify"
+    )
+    return count, latency
+
+
+def test_refused_requests_count_apart_from_what_canary_analysis_judges(client) -> None:
+    """A flood of cheap 401s must not make up a canary's traffic, dilute its error rate or lower its p99."""
+    before = classify_requests(client)
+    for _ in range(30):
+        assert client.post("/classify", json={"tickets": [{"text": "hi"}]}).status_code == 401
+        wrong = {"Authorization": "Bearer not-the-token"}
+        assert client.post("/classify", json={"tickets": [{"text": "hi"}]}, headers=wrong).status_code == 401
+    assert classify_requests(client) == before
+    assert classify(client, [{"text": "my card is lost"}]).status_code == 200
+    assert classify_requests(client) == (before[0] + 1, before[1] + 1)
+    rejected = [s for s in metrics(client)["ticketops_auth_rejected"] if s.labels.get("route") == "/classify"]
+    assert sum(s.value for s in rejected if s.labels["status"] == "401") >= 60
 
 
 def test_metrics_expose_every_required_family_with_its_labels(client) -> None:
@@ -325,6 +377,7 @@ def test_pii_never_reaches_the_log_store_or_the_log(registry, tmp_path: Path, ca
         "TICKETOPS_MODEL_URI": "models:/ticket-classifier@champion",
         "TICKETOPS_API_TOKEN": TOKEN,
         "TICKETOPS_PREDICTION_LOG_URL": f"sqlite:///{db}",
+        "TICKETOPS_ID_HASH_KEY": "ab" * 32,
     }
     caplog.set_level("DEBUG")
     with service_client(env) as c:
@@ -333,9 +386,19 @@ def test_pii_never_reaches_the_log_store_or_the_log(registry, tmp_path: Path, ca
         assert classify(c, tickets[4:]).status_code == 200
         bad = c.post("/classify", json={"tickets": [{"text": PII["card"] + "\u0000"}]}, headers=AUTH)
         assert bad.status_code == 422 and PII["card"] not in bad.text
+        # an id that is itself PII: echoed to the caller, stored as a keyed hash, found again by /feedback
+        unsafe_id = "customer " + PII["email"]
+        answer = classify(c, [{"text": "zero\u200bwidth card 4111\u200b1111\u200b1111\u200b1111", "id": unsafe_id}])
+        assert answer.json()["predictions"][0]["id"] == unsafe_id
+        label = answer.json()["predictions"][0]["label"]
+        feedback = c.post("/feedback", json={"items": [{"id": unsafe_id, "label": label}]}, headers=AUTH)
+        assert feedback.status_code == 200 and feedback.json()["results"][0]["id"] == unsafe_id
     # the service has shut down: the queue is flushed and the database closed
     with sqlite3.connect(db) as conn:
         stored = dict(conn.execute("select ticket_id, text from predictions").fetchall())
+    hashed = [ticket_id for ticket_id in stored if ticket_id.startswith("h_")]
+    assert len(hashed) == 1 and stored[hashed[0]] == "zerowidth card [CARD]"
+    del stored[hashed[0]]
     assert set(stored) == set(PII)
     placeholders = {"email": "[EMAIL]", "card": "[CARD]", "iban": "[IBAN]", "phone": "[PHONE]", "digits": "[NUMBER]"}
     for kind, placeholder in placeholders.items():
@@ -357,6 +420,34 @@ def wait_for_log(caplog, needle: str, timeout: float = 60.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"{needle!r} not logged; log:\n{caplog.text[-2000:]}")
+
+
+def test_ready_and_answering_without_the_log_database_the_rows_wait_in_the_spool(registry, tmp_path: Path) -> None:
+    from ticketops.processes import free_port
+
+    env = {
+        "TICKETOPS_MODEL_URI": "models:/ticket-classifier@champion",
+        "TICKETOPS_API_TOKEN": TOKEN,
+        # nothing listens there: the database is down for the whole life of the replica
+        "TICKETOPS_PREDICTION_LOG_URL": f"postgresql+psycopg://ticketops@127.0.0.1:{free_port()}/log?connect_timeout=1",
+        "TICKETOPS_PREDICTION_LOG_SPOOL_DIR": str(tmp_path / "spool"),
+    }
+    with service_client(env, ready=False) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get("/readyz").status_code == 200
+        response = classify(client, [{"text": "my card is lost"}, {"text": "refund please"}])
+        assert response.status_code == 200
+        assert client.get("/review", headers=AUTH).status_code == 503  # needs the database, says so
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            backlog = [s.value for s in metrics(client)["ticketops_prediction_log_spool_rows"]]
+            if backlog == [2]:
+                break
+            time.sleep(0.2)
+        assert backlog == [2]
+    assert sum(1 for _ in (tmp_path / "spool").glob("*.jsonl")) >= 1  # kept on disk for the next start
 
 
 def test_a_corrupt_artifact_keeps_readyz_failing_and_never_falls_back(tmp_path: Path, caplog) -> None:

@@ -4,16 +4,27 @@ It forwards every request to stable or canary in the exact proportion set by ``P
 weighted round-robin, not coin flips, so a 10% step is 10%), retries once on stable when the canary
 cannot be reached (the canary dying mid-step costs no client request), and exports its own metrics on
 ``/-/metrics``. The split is kept in a JSON file so a restarted splitter routes as before.
+
+Trust boundary: the admin routes (``/-/split``, ``/-/metrics``, ``/-/healthz``) are served on a separate
+admin port bound to loopback, never on the public port (which answers 404 for ``/-/*`` rather than forward
+it). Changing the split needs the admin role (serving/auth.py's Authorizer; the local stack gives the
+splitter its own admin token, kept 0600 in the stack folder), and every upstream must be one of the stack's
+own replicas (``allowed_upstreams``: the service processes the stack recorded), whether it comes from a PUT
+or from the split file at start: otherwise one request could reroute all traffic, bearer tokens and ticket
+text included, to any host.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from pydantic import BaseModel, Field
+
+from ticketops.serving.auth import ADMINS, PUBLIC, Authorizer, Role
 
 HOP_BY_HOP = {
     "connection",
@@ -63,9 +74,49 @@ def save_split(path: Path, split: Split) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(split.model_dump_json()))
 
 
-def build_app(split_path: Path):
+ADMIN_POLICY: dict[str, frozenset[Role]] = {
+    "GET /-/split": ADMINS,
+    "PUT /-/split": ADMINS,
+    "/-/metrics": PUBLIC,  # Prometheus on loopback
+    "/-/healthz": PUBLIC,
+}
+AllowedUpstreams = Callable[[], set[str]]
+
+
+class UpstreamRefused(ValueError):
+    """A split names an upstream that is not one of the stack's own replicas."""
+
+
+def check_upstreams(split: Split, allowed: set[str]) -> Split:
+    for name, url in (("stable", split.stable), ("canary", split.canary)):
+        if url is not None and url.rstrip("/") not in allowed:
+            raise UpstreamRefused(f"{name} upstream is not one of this stack's replicas")
+    return split
+
+
+def stack_upstreams(processes_file: Path) -> AllowedUpstreams:
+    """The service replicas the local stack recorded (loopback URLs), read afresh on every check."""
+
+    def allowed() -> set[str]:
+        try:
+            records = json.loads(Path(processes_file).read_text())
+        except (OSError, ValueError):
+            return set()
+        return {
+            f"http://127.0.0.1:{record['port']}"
+            for name, record in records.items()
+            if name not in ("splitter", "prometheus", "alertmanager") and isinstance(record.get("port"), int)
+        }
+
+    return allowed
+
+
+def build_apps(split_path: Path, authorizer: Authorizer, allowed_upstreams: AllowedUpstreams):
+    """(public app, admin app) sharing one router and one metrics registry."""
     import aiohttp
     from aiohttp import web
+
+    from ticketops.serving.auth_middleware import aiohttp_middleware
 
     registry = CollectorRegistry()
     forwarded = Counter(
@@ -76,7 +127,7 @@ def build_app(split_path: Path):
     )
     failed = Counter("ticketops_splitter_failed_total", "Requests no upstream could answer", registry=registry)
     weight_gauge = Gauge("ticketops_splitter_canary_weight", "Percent of traffic sent to the canary", registry=registry)
-    router = Router(load_split(split_path))
+    router = Router(check_upstreams(load_split(split_path), allowed_upstreams()))  # a tampered file is refused too
     weight_gauge.set(router.split.weight)
 
     async def on_startup(app: web.Application) -> None:
@@ -93,10 +144,16 @@ def build_app(split_path: Path):
         return web.json_response(router.split.model_dump())
 
     async def put_split(request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return web.json_response({"error": "the body must be JSON (Content-Type: application/json)"}, status=415)
         try:
             split = Split.model_validate(await request.json())
-        except (ValueError, json.JSONDecodeError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+        except (ValueError, json.JSONDecodeError):
+            return web.json_response({"error": "the body is not a split ({stable, canary, weight})"}, status=400)
+        try:
+            check_upstreams(split, allowed_upstreams())
+        except UpstreamRefused as exc:
+            return web.json_response({"error": str(exc)}, status=422)
         save_split(split_path, split)
         router.split = split
         weight_gauge.set(split.weight)
@@ -109,6 +166,8 @@ def build_app(split_path: Path):
         return web.json_response({"status": "ok"})
 
     async def forward(request: web.Request) -> web.StreamResponse:
+        if request.path.startswith("/-/"):  # admin routes live on the admin port only
+            return web.json_response({"error": "not found"}, status=404)
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         track, upstream = router.pick()
@@ -132,26 +191,60 @@ def build_app(split_path: Path):
         failed.inc()
         return web.json_response({"error": "no upstream could answer"}, status=502)
 
-    app = web.Application(client_max_size=16 * 1024 * 1024)
-    app.on_startup.append(on_startup)
-    app.on_cleanup.append(on_cleanup)
-    app.router.add_get("/-/split", get_split)
-    app.router.add_put("/-/split", put_split)
-    app.router.add_get("/-/metrics", metrics)
-    app.router.add_get("/-/healthz", healthz)
-    app.router.add_route("*", "/{tail:.*}", forward)
-    return app
+    public = web.Application(client_max_size=16 * 1024 * 1024)
+    public.on_startup.append(on_startup)
+    public.on_cleanup.append(on_cleanup)
+    public.router.add_route("*", "/{tail:.*}", forward)
+    admin = web.Application(middlewares=[aiohttp_middleware(authorizer)], client_max_size=64 * 1024)
+    admin.router.add_get("/-/split", get_split)
+    admin.router.add_put("/-/split", put_split)
+    admin.router.add_get("/-/metrics", metrics)
+    admin.router.add_get("/-/healthz", healthz)
+    return public, admin
+
+
+def splitter_authorizer(token_file: Path) -> Authorizer:
+    """The admin role for the holder of the stack's own token (written 0600 by the stack)."""
+    from pydantic import SecretStr
+
+    from ticketops.serving.auth import UserDirectory
+
+    token = Path(token_file).read_text().strip()
+    if not token:
+        raise ValueError(f"{token_file} holds no token")
+    return Authorizer(UserDirectory(admin_token=SecretStr(token)), ADMIN_POLICY)
+
+
+async def _serve(public, admin, host: str, port: int, admin_port: int) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    runners = [web.AppRunner(public, access_log=None), web.AppRunner(admin, access_log=None)]
+    for runner in runners:
+        await runner.setup()
+    await web.TCPSite(runners[0], host, port).start()
+    await web.TCPSite(runners[1], "127.0.0.1", admin_port).start()  # admin: loopback only, whatever --host
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for runner in runners:
+            await runner.cleanup()
 
 
 def main() -> None:
+    import asyncio
+
     parser = argparse.ArgumentParser(description="ticketops local traffic splitter")
     parser.add_argument("--split-file", type=Path, required=True)
+    parser.add_argument("--token-file", type=Path, required=True, help="the stack's admin token for /-/split")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--admin-port", type=int, required=True)
     args = parser.parse_args()
-    from aiohttp import web
-
-    web.run_app(build_app(args.split_file), host=args.host, port=args.port, access_log=None, print=None)
+    allowed = stack_upstreams(args.split_file.parent / "processes.json")
+    public, admin = build_apps(args.split_file, splitter_authorizer(args.token_file), allowed)
+    asyncio.run(_serve(public, admin, args.host, args.port, args.admin_port))
 
 
 if __name__ == "__main__":

@@ -22,10 +22,12 @@ import yaml
 from ticketops.fileio import atomic_write, read_json, write_json
 from ticketops.processes import ManagedProcess, ProcessFailed, free_port
 from ticketops.rollout.backend import CANARY, STABLE
+from ticketops.rollout.local.secrets import read_or_choose_port, read_or_create_token
 from ticketops.rollout.local.splitter import Split, save_split
 from ticketops.settings import project_root
 
 PROMETHEUS_BIN = "prometheus"
+SPLITTER_TOKEN = "splitter.token"  # the splitter's admin token, 0600 in the stack folder
 
 
 @dataclass
@@ -36,6 +38,7 @@ class ProcessRecord:
     log: str
     model_uri: str = ""
     version: str = ""
+    admin_port: int = 0  # the splitter's admin API (loopback)
 
     @property
     def url(self) -> str:
@@ -111,12 +114,19 @@ class LocalStack:
     # --- processes ---------------------------------------------------------------------------
 
     def launch(
-        self, name: str, command: list[str], port: int, health: str, timeout: float, **meta: str
+        self,
+        name: str,
+        command: list[str],
+        port: int,
+        health: str,
+        timeout: float,
+        health_port: int | None = None,
+        **meta,
     ) -> ProcessRecord:
         log = self.dir / "logs" / f"{name}.log"
         process = ManagedProcess(name, command, log, env=self.env, cwd=project_root()).start()
         try:
-            process.wait_http(f"http://127.0.0.1:{port}{health}", timeout=timeout)
+            process.wait_http(f"http://127.0.0.1:{health_port or port}{health}", timeout=timeout)
         except ProcessFailed:
             process.stop()
             raise
@@ -152,19 +162,41 @@ class LocalStack:
         finally:
             self.env.pop("TICKETOPS_TRACK", None)
 
+    def admin_token(self) -> str:
+        """The splitter's admin token (made once, 0600): only this stack's controller can change the split."""
+        return read_or_create_token(self.dir / SPLITTER_TOKEN)
+
+    @property
+    def admin_port(self) -> int:
+        """The splitter's admin port on loopback (chosen once, kept with the stack so Prometheus finds it)."""
+        return read_or_choose_port(self.dir / "splitter.admin-port")
+
     def start_splitter(self, stable_url: str) -> ProcessRecord:
         if not self.split_path.exists():
             save_split(self.split_path, Split(stable=stable_url))
+        self.admin_token()
         command = [
             sys.executable,
             "-m",
             "ticketops.rollout.local.splitter",
             "--split-file",
             str(self.split_path),
+            "--token-file",
+            str(self.dir / SPLITTER_TOKEN),
             "--port",
             str(self.splitter_port),
+            "--admin-port",
+            str(self.admin_port),
         ]
-        return self.launch("splitter", command, self.splitter_port, "/-/healthz", 30.0)
+        return self.launch(
+            "splitter",
+            command,
+            self.splitter_port,
+            "/-/healthz",
+            30.0,
+            health_port=self.admin_port,
+            admin_port=self.admin_port,
+        )
 
     def start_prometheus(
         self, extra_scrape: list[dict] | None = None, rules_dir: Path | None = None, alertmanager: str | None = None
@@ -202,7 +234,7 @@ class LocalStack:
                 {
                     "job_name": "ticketops-splitter",
                     "metrics_path": "/-/metrics",
-                    "static_configs": [{"targets": [f"127.0.0.1:{self.splitter_port}"]}],
+                    "static_configs": [{"targets": [f"127.0.0.1:{self.admin_port}"]}],
                 },
                 *extra_scrape,
             ],
@@ -226,13 +258,24 @@ class LocalStack:
     def splitter_url(self) -> str:
         return f"http://127.0.0.1:{self.splitter_port}"
 
+    @property
+    def splitter_admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def _admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token()}"}
+
     def set_split(self, split: Split) -> None:
         """Tell the running splitter (it also persists the split) — takes effect on the next request."""
-        response = httpx.put(f"{self.splitter_url}/-/split", json=split.model_dump(), timeout=5.0)
+        response = httpx.put(
+            f"{self.splitter_admin_url}/-/split", json=split.model_dump(), headers=self._admin_headers(), timeout=5.0
+        )
         response.raise_for_status()
 
     def current_split(self) -> Split:
-        return Split.model_validate(httpx.get(f"{self.splitter_url}/-/split", timeout=5.0).json())
+        response = httpx.get(f"{self.splitter_admin_url}/-/split", headers=self._admin_headers(), timeout=5.0)
+        response.raise_for_status()
+        return Split.model_validate(response.json())
 
     # --- whole stack -------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The local splitter: exact weighted routing, the split kept on disk, the admin API, forwarding, and the
-retry on stable when the canary cannot be reached. Upstreams are tiny aiohttp apps on loopback."""
+"""The local splitter: exact weighted routing, the split kept on disk, the admin API (admin role, its own
+loopback port, only the stack's replicas as upstreams), forwarding, and the retry on stable when the canary
+cannot be reached. Upstreams are tiny aiohttp apps on loopback."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
-from ticketops.rollout.local.splitter import Router, Split, build_app, load_split, save_split
+from ticketops.rollout.local.splitter import (
+    Router,
+    Split,
+    UpstreamRefused,
+    build_apps,
+    load_split,
+    save_split,
+    splitter_authorizer,
+)
 
 # The splitter keeps its client session under a string key; aiohttp recommends AppKey (a style warning).
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web.NotAppKeyWarning")
@@ -103,24 +112,38 @@ async def upstreams():
         await server.close()
 
 
+TOKEN = "splitter-admin-token-5b1e"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
 class Splitter:
-    """A running splitter app and its test client; ``start(split)`` writes the split file first."""
+    """A running splitter (public and admin app) and their test clients; ``start(split)`` writes the split file
+    first. ``allowed`` are the stack's replicas: the upstreams a split may name."""
 
-    def __init__(self, path):
+    def __init__(self, path, allowed: set[str]):
         self.path = path
+        self.allowed = allowed
+        self.token_file = path.parent / "splitter.token"
+        self.token_file.write_text(TOKEN)
         self.clients: list[TestClient] = []
+        self.admin: TestClient | None = None
 
-    async def start(self, split: Split) -> TestClient:
-        save_split(self.path, split)
-        client = TestClient(TestServer(build_app(self.path), host="127.0.0.1"))
-        await client.start_server()
-        self.clients.append(client)
+    async def start(self, split: Split | None = None) -> TestClient:
+        if split is not None:
+            self.allowed |= {url for url in (split.stable, split.canary) if url}
+            save_split(self.path, split)
+        public, admin = build_apps(self.path, splitter_authorizer(self.token_file), lambda: set(self.allowed))
+        client = TestClient(TestServer(public, host="127.0.0.1"))
+        self.admin = TestClient(TestServer(admin, host="127.0.0.1"))
+        for c in (client, self.admin):
+            await c.start_server()
+            self.clients.append(c)
         return client
 
 
 @pytest_asyncio.fixture
-async def splitter(tmp_path):
-    holder = Splitter(tmp_path / "split.json")
+async def splitter(tmp_path, upstreams):
+    holder = Splitter(tmp_path / "split.json", set(upstreams.values()))
     yield holder
     for client in holder.clients:
         await client.close()
@@ -137,14 +160,14 @@ async def metric_values(client: TestClient) -> dict[tuple[str, tuple], float]:
 
 @pytest.mark.asyncio
 async def test_get_split_and_healthz(splitter, upstreams):
-    client = await splitter.start(Split(stable=upstreams["stable"], canary=upstreams["canary"], weight=30))
-    assert await (await client.get("/-/split")).json() == {
+    await splitter.start(Split(stable=upstreams["stable"], canary=upstreams["canary"], weight=30))
+    assert await (await splitter.admin.get("/-/split", headers=ADMIN)).json() == {
         "stable": upstreams["stable"],
         "canary": upstreams["canary"],
         "weight": 30,
     }
-    assert await (await client.get("/-/healthz")).json() == {"status": "ok"}
-    assert (await metric_values(client))[("ticketops_splitter_canary_weight", ())] == 30
+    assert await (await splitter.admin.get("/-/healthz")).json() == {"status": "ok"}
+    assert (await metric_values(splitter.admin))[("ticketops_splitter_canary_weight", ())] == 30
 
 
 @pytest.mark.asyncio
@@ -158,7 +181,7 @@ async def test_forwarding_follows_the_weight_and_marks_the_track(splitter, upstr
         assert response.headers["X-Ticketops-Track"] == body["name"] == response.headers["X-Upstream"]
         tracks.append(body["name"])
     assert tracks == ["stable", "stable", "stable", "canary"] * 2
-    values = await metric_values(client)
+    values = await metric_values(splitter.admin)
     assert values[("ticketops_splitter_requests_total", (("status", "200"), ("track", "stable")))] == 6
     assert values[("ticketops_splitter_requests_total", (("status", "200"), ("track", "canary")))] == 2
 
@@ -176,7 +199,7 @@ async def test_method_path_query_body_headers_and_status_pass_through(splitter, 
     }
     teapot = await client.get("/teapot")
     assert teapot.status == 418 and teapot.headers["X-Ticketops-Track"] == "stable"
-    values = await metric_values(client)
+    values = await metric_values(splitter.admin)
     assert values[("ticketops_splitter_requests_total", (("status", "418"), ("track", "stable")))] == 1
 
 
@@ -185,16 +208,14 @@ async def test_put_split_changes_routing_and_survives_a_restart(splitter, upstre
     client = await splitter.start(Split(stable=upstreams["stable"]))
     assert (await (await client.get("/x")).json())["name"] == "stable"
     new = {"stable": upstreams["stable"], "canary": upstreams["canary"], "weight": 100}
-    response = await client.put("/-/split", json=new)
+    response = await splitter.admin.put("/-/split", json=new, headers=ADMIN)
     assert response.status == 200 and await response.json() == new
     assert (await (await client.get("/x")).json())["name"] == "canary"
-    assert (await metric_values(client))[("ticketops_splitter_canary_weight", ())] == 100
+    assert (await metric_values(splitter.admin))[("ticketops_splitter_canary_weight", ())] == 100
     assert load_split(splitter.path) == Split(**new)
 
-    restarted = TestClient(TestServer(build_app(splitter.path), host="127.0.0.1"))  # reads the same file
-    await restarted.start_server()
-    splitter.clients.append(restarted)
-    assert await (await restarted.get("/-/split")).json() == new
+    restarted = await splitter.start()  # reads the same file
+    assert await (await splitter.admin.get("/-/split", headers=ADMIN)).json() == new
     assert (await (await restarted.get("/x")).json())["name"] == "canary"
 
 
@@ -205,14 +226,14 @@ async def test_put_split_changes_routing_and_survives_a_restart(splitter, upstre
 )
 async def test_a_bad_split_is_refused_and_changes_nothing(splitter, upstreams, payload):
     before = Split(stable=upstreams["stable"], canary=upstreams["canary"], weight=10)
-    client = await splitter.start(before)
+    await splitter.start(before)
     file_before = splitter.path.read_text()
-    response = await client.put("/-/split", data=payload, headers={"Content-Type": "application/json"})
+    response = await splitter.admin.put("/-/split", data=payload, headers={**ADMIN, "Content-Type": "application/json"})
     assert response.status == 400
     assert "error" in await response.json()
-    assert await (await client.get("/-/split")).json() == before.model_dump()
+    assert await (await splitter.admin.get("/-/split", headers=ADMIN)).json() == before.model_dump()
     assert splitter.path.read_text() == file_before
-    assert (await metric_values(client))[("ticketops_splitter_canary_weight", ())] == 10
+    assert (await metric_values(splitter.admin))[("ticketops_splitter_canary_weight", ())] == 10
 
 
 @pytest.mark.asyncio
@@ -223,7 +244,7 @@ async def test_an_unreachable_canary_is_retried_on_stable(splitter, upstreams):
         assert response.status == 200
         assert response.headers["X-Ticketops-Track"] == "stable"
         assert (await response.json())["name"] == "stable"
-    values = await metric_values(client)
+    values = await metric_values(splitter.admin)
     assert values[("ticketops_splitter_retries_total", ())] == 3
     assert values[("ticketops_splitter_failed_total", ())] == 0
     assert values[("ticketops_splitter_requests_total", (("status", "200"), ("track", "stable")))] == 3
@@ -235,7 +256,7 @@ async def test_an_unreachable_stable_is_a_502_counted_as_failed(splitter):
     response = await client.get("/classify")
     assert response.status == 502
     assert await response.json() == {"error": "no upstream could answer"}
-    values = await metric_values(client)
+    values = await metric_values(splitter.admin)
     assert values[("ticketops_splitter_failed_total", ())] == 1
     assert values[("ticketops_splitter_retries_total", ())] == 0  # stable is never retried on itself
 
@@ -244,6 +265,58 @@ async def test_an_unreachable_stable_is_a_502_counted_as_failed(splitter):
 async def test_both_unreachable_retries_once_then_fails(splitter):
     client = await splitter.start(Split(stable=closed_port_url(), canary=closed_port_url(), weight=100))
     assert (await client.get("/classify")).status == 502
-    values = await metric_values(client)
+    values = await metric_values(splitter.admin)
     assert values[("ticketops_splitter_retries_total", ())] == 1
     assert values[("ticketops_splitter_failed_total", ())] == 1
+
+
+# --- the admin API's trust boundary ------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_admin_routes_are_not_on_the_public_port(splitter, upstreams):
+    client = await splitter.start(Split(stable=upstreams["stable"]))
+    for method in ("GET", "PUT"):
+        for path in ("/-/split", "/-/metrics", "/-/healthz"):
+            response = await client.request(method, path, json={"stable": "http://evil.example"}, headers=ADMIN)
+            assert response.status == 404, (method, path)
+            assert "X-Upstream" not in response.headers  # answered by the splitter, never forwarded
+    assert load_split(splitter.path) == Split(stable=upstreams["stable"])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
+async def test_changing_or_reading_the_split_needs_the_admin_token(splitter, upstreams, headers):
+    await splitter.start(Split(stable=upstreams["stable"]))
+    new = {"stable": upstreams["stable"], "canary": upstreams["canary"], "weight": 100}
+    assert (await splitter.admin.put("/-/split", json=new, headers=headers)).status == 401
+    assert (await splitter.admin.get("/-/split", headers=headers)).status == 401
+    assert load_split(splitter.path) == Split(stable=upstreams["stable"])
+    assert (await splitter.admin.get("/-/healthz")).status == 200  # probes and metrics stay open (loopback)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("field", ["stable", "canary"])
+async def test_an_upstream_that_is_not_a_stack_replica_is_refused(splitter, upstreams, field):
+    client = await splitter.start(Split(stable=upstreams["stable"]))
+    evil = {"stable": upstreams["stable"], "canary": upstreams["canary"], "weight": 50, field: "http://10.9.9.9:80"}
+    response = await splitter.admin.put("/-/split", json=evil, headers=ADMIN)
+    assert response.status == 422
+    assert load_split(splitter.path) == Split(stable=upstreams["stable"])
+    assert (await (await client.get("/x")).json())["name"] == "stable"
+
+
+@pytest.mark.asyncio
+async def test_a_split_file_naming_a_foreign_upstream_is_refused_at_start(splitter, upstreams):
+    save_split(splitter.path, Split(stable="http://attacker.example:8080"))
+    with pytest.raises(UpstreamRefused):
+        await splitter.start()
+
+
+@pytest.mark.asyncio
+async def test_a_split_that_is_not_json_gets_415(splitter, upstreams):
+    await splitter.start(Split(stable=upstreams["stable"]))
+    response = await splitter.admin.put(
+        "/-/split", data=b"stable=http://x", headers={**ADMIN, "Content-Type": "text/plain"}
+    )
+    assert response.status == 415

@@ -1,0 +1,124 @@
+"""The agents' review page (``GET /ui``) in headless Chromium, driven by Playwright with the keyboard.
+
+The real service (BentoML's ASGI app on uvicorn, a tiny registered model, a users file with roles) serves the
+page; a client token is refused at sign-in, an agent labels two tickets with the keyboard (accept the model's
+label, then pick another) and sees the queue shrink and their count grow, and an admin sees the adjudication
+list and the audit trail. Saves docs/img/review.png (shown in the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers.people import USERS, bearer, people_setup
+from tests.helpers.service import live_service
+from tests.helpers.tiny_model import register_tiny_model, tiny_labels, tiny_registry
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "img" / "review.png"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+TICKETS = [  # with a review threshold of 0.95 the tiny model sends all of these to review
+    "I was charged twice for a refund that never came, call me on +44 20 7946 0958",
+    "can I change the pin of the card I lost yesterday",
+    "the card I ordered last week is not here and I need to pay rent",
+    "how do I close my account and get my money back",
+    "please cancel everything, I am moving abroad",
+]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service on a free loopback port; yields its base URL."""
+    root = tmp_path_factory.mktemp("page")
+    register_tiny_model(tiny_registry(root / "registry"), review_threshold=0.95)
+    with live_service(people_setup(root / "people").env()) as url:
+        yield url
+
+
+def pending(url: str) -> int:
+    return httpx.get(f"{url}/review?limit=1", headers=bearer("agent-1")).json()["pending"]
+
+
+def test_an_agent_works_the_queue_with_the_keyboard(service: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed (make install installs it)")
+    response = httpx.post(
+        f"{service}/classify", json={"tickets": [{"text": t} for t in TICKETS]}, headers=bearer("crm-backend")
+    )
+    flagged = [p for p in response.json()["predictions"] if p["needs_review"]]
+    assert len(flagged) == len(TICKETS), response.text
+    start = pending(service)
+    other = next(label for label in tiny_labels() if label != flagged[1]["label"])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)  # its own temporary profile
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 560})
+            page.goto(f"{service}/ui")
+            page.fill("#token", USERS["crm-backend"][1])
+            page.keyboard.press("Enter")
+            expect(page.locator("#signin-error")).to_contain_text("Refused")
+            expect(page.locator("#work")).to_be_hidden()
+
+            page.fill("#token", USERS["agent-1"][1])
+            page.keyboard.press("Enter")
+            expect(page.locator("#who")).to_have_text("agent-1 (agent)")
+            expect(page.locator("#pending")).to_have_text(str(start))
+            expect(page.locator("#labelled-today")).to_have_text("0")
+            first = page.locator("#ticket-panel").get_attribute("data-ticket-id")
+            assert first == flagged[0]["id"]  # oldest first
+            expect(page.locator("#similar li").first).to_be_visible()
+            expect(page.locator("#terms .chip").first).to_be_visible()
+            assert "7946" not in page.locator("body").inner_text()  # PII as stored: redacted
+
+            page.keyboard.press("a")  # accept the model's label
+            expect(page.locator("#pending")).to_have_text(str(start - 1))
+            expect(page.locator("#labelled-today")).to_have_text("1")
+            expect(page.locator("#ticket-panel")).not_to_have_attribute("data-ticket-id", first)
+
+            skipped = page.locator("#ticket-panel").get_attribute("data-ticket-id")
+            page.keyboard.press("s")  # skip it (to the end of the list), then come back to it with "p"
+            expect(page.locator("#ticket-panel")).not_to_have_attribute("data-ticket-id", skipped)
+            page.keyboard.press("p")
+            expect(page.locator("#ticket-panel")).to_have_attribute("data-ticket-id", skipped)
+            page.keyboard.press("n")
+            second = page.locator("#ticket-panel").get_attribute("data-ticket-id")
+            page.keyboard.press("l")  # pick another label
+            page.keyboard.type(other)
+            page.keyboard.press("Enter")
+            expect(page.locator("#pending")).to_have_text(str(start - 2))
+            expect(page.locator("#labelled-today")).to_have_text("2")
+            expect(page.locator("#message")).to_contain_text(f"Labelled {other}")
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            admin = browser.new_page(viewport={"width": 1400, "height": 900})
+            admin.goto(f"{service}/ui")
+            admin.fill("#token", USERS["ops-admin"][1])
+            admin.keyboard.press("Enter")
+            expect(admin.locator("#admin-panel")).to_be_visible()
+            expect(admin.locator("#audit tr").first).to_contain_text("agent-1")
+            expect(admin.locator("#adjudication-count")).to_have_text("(0)")
+        finally:
+            browser.close()
+    assert pending(service) == start - 2
+    events = httpx.get(f"{service}/audit?limit=10", headers=bearer("ops-admin")).json()["events"]
+    given = {(e["target"], e["details"]["label"]) for e in events if e["actor"] == "agent-1"}
+    assert given == {(f"ticket/{first}", flagged[0]["label"]), (f"ticket/{second}", other)}
+    assert SCREENSHOT.stat().st_size > 20_000
