@@ -112,7 +112,7 @@ class MonitorSettings(BaseSettings):
     state_dir: Path | None = None  # default: <repo root>/reports/monitor (snapshots, HTML reports, verdict)
     keep_windows: int = Field(2016, ge=1)  # window folders kept (a week at 5 min; ~4 MB each, mostly HTML)
     workspace: Path | None = None  # Evidently UI workspace; default: <state_dir>/workspace
-    project: str = "ticket-classifier"  # Evidently project name
+    project: str = MODEL_NAME  # Evidently project name
     dashboard_port: int = Field(8000, ge=0, le=65535)
     threads: int = Field(2, ge=1)
 

@@ -10,8 +10,8 @@ import pytest
 
 from tests.helpers.tiny_model import build_package
 from ticketops.fileio import read_csv
+from ticketops.modeling.artifacts import REFERENCE_FILE
 from ticketops.modeling.predictor import Predictor
-from ticketops.registry.register import REFERENCE_FILE
 
 
 @pytest.fixture(scope="module")

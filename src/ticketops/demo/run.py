@@ -33,6 +33,7 @@ from ticketops.demo.workspace import (
     enter_workspace,
     git_commit,
 )
+from ticketops.registry.ref import ModelRef
 from ticketops.settings import MODEL_NAME
 from ticketops.simulation.traffic import TrafficGenerator
 
@@ -131,7 +132,7 @@ class Demo:
         git_commit(self.ws, message)
 
     def serve(self) -> None:
-        from ticketops.registry import store as registry
+        from ticketops.registry import store
         from ticketops.retraining.webhook import RetrainTrigger
         from ticketops.rollout.backend import STABLE
         from ticketops.rollout.local.splitter import Split, save_split
@@ -156,8 +157,9 @@ class Demo:
             "static_configs": [{"targets": [f"127.0.0.1:{self.ports['monitor']}"]}],
         }
         stack.start_prometheus([monitor_scrape], rules, f"127.0.0.1:{self.ports['alertmanager']}")
-        champion = registry.alias_version(registry.client(), MODEL_NAME, CHAMPION)
-        stable = stack.start_service(STABLE, f"models:/{MODEL_NAME}/{champion.version}", str(champion.version), STABLE)
+        champion = store.alias_version(store.client(), MODEL_NAME, CHAMPION)
+        pinned = str(ModelRef.version_of(MODEL_NAME, champion.version))
+        stable = stack.start_service(STABLE, pinned, str(champion.version), STABLE)
         stack.write_targets()
         save_split(stack.split_path, Split(stable=stable.url))
         stack.start_splitter(stable.url)
@@ -277,7 +279,7 @@ class Demo:
         return scenario
 
     def bad_challenger(self) -> None:
-        from ticketops.registry import store as registry
+        from ticketops.registry import store
         from ticketops.settings import CHALLENGER
 
         self.phase(9, "a bad challenger: an experiment trained on 3% of the data, forced past the gate")
@@ -288,8 +290,8 @@ class Demo:
         self.run_cmd([dvc_executable(), "checkout", "-q"], echo=False)
         version = str(registration["version"])
         self.log(f"  v{version} registered; the gate refused it: {registration['gate']['reason']}")
-        client = registry.client()
-        registry.set_alias(client, MODEL_NAME, CHALLENGER, version)
+        client = store.client()
+        store.set_alias(client, MODEL_NAME, CHALLENGER, version)
         from ticketops.audit import AuditTrail
 
         AuditTrail.from_settings().record(
@@ -298,9 +300,7 @@ class Demo:
             f"{MODEL_NAME}@{CHALLENGER}",
             {"to": version, "gate": registration["gate"], "reason": "ticketops demo: exercising the canary"},
         )
-        registry.tag_version(
-            client, MODEL_NAME, version, {"forced_challenger": "ticketops demo: exercising the canary"}
-        )
+        store.tag_version(client, MODEL_NAME, version, {"forced_challenger": "ticketops demo: exercising the canary"})
         self.log(f"  @challenger forced to v{version} to show the canary catching what the gate would have")
 
     def run(self) -> DemoResult:
