@@ -85,6 +85,14 @@ class RolloutSettings(BaseSettings):
         return (self.state_dir or project_root() / ".ticketops").resolve()
 
 
+class TrafficSettings(BaseSettings):
+    """Environment of simulated traffic (``TICKETOPS_TRAFFIC_*``): the bearer token its requests carry by default."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETOPS_TRAFFIC_", extra="ignore")
+
+    token: SecretStr | None = None
+
+
 @lru_cache(maxsize=1)
 def service_settings() -> ServiceSettings:
     """Settings read once per process (the service is configured by its environment at start)."""

@@ -78,6 +78,11 @@ def simulation_pool(root: Path, params) -> pd.DataFrame:
 
 
 def _headers(token: str | None) -> dict[str, str]:
+    """``token``, else ``TICKETOPS_TRAFFIC_TOKEN``, as a bearer header (none without either)."""
+    from ticketops.settings import TrafficSettings
+
+    fallback = TrafficSettings().token
+    token = token or (fallback.get_secret_value() if fallback is not None else None)
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
