@@ -92,6 +92,9 @@ class TrafficSettings(BaseSettings):
 
     token: SecretStr | None = None
 
+    def bearer(self) -> str | None:
+        return self.token.get_secret_value() if self.token is not None else None
+
 
 @lru_cache(maxsize=1)
 def service_settings() -> ServiceSettings:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ticketops.config import ScenarioParams
+from ticketops.settings import TrafficSettings
 from ticketops.simulation.scenarios import scenario_window
 
 
@@ -78,11 +79,7 @@ def simulation_pool(root: Path, params) -> pd.DataFrame:
 
 
 def _headers(token: str | None) -> dict[str, str]:
-    """``token``, else ``TICKETOPS_TRAFFIC_TOKEN``, as a bearer header (none without either)."""
-    from ticketops.settings import TrafficSettings
-
-    fallback = TrafficSettings().token
-    token = token or (fallback.get_secret_value() if fallback is not None else None)
+    token = token or TrafficSettings().bearer()  # TICKETOPS_TRAFFIC_TOKEN when the caller gives none
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
