@@ -130,3 +130,14 @@ def run_streaming(cmd: list[str], cwd: Path, on_line: Callable[[str], object] | 
     if process.wait() != 0:
         raise subprocess.CalledProcessError(process.returncode, cmd, "".join(lines[-50:]))
     return "".join(lines)
+
+
+def wait_until(what: str, condition: Callable[[], object], timeout: float, every: float = 2.0):
+    """Poll ``condition`` until it returns something truthy (returned); TimeoutError naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")

@@ -104,6 +104,17 @@ class RolloutSettings(BaseSettings):
         return (self.state_dir or project_root() / ".ticketops").resolve()
 
 
+class TrafficSettings(BaseSettings):
+    """Environment of simulated traffic (``TICKETOPS_TRAFFIC_*``): the bearer token its requests carry by default."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETOPS_TRAFFIC_", extra="ignore")
+
+    token: SecretStr | None = None
+
+    def bearer(self) -> str | None:
+        return self.token.get_secret_value() if self.token is not None else None
+
+
 @lru_cache(maxsize=1)
 def service_settings() -> ServiceSettings:
     """Settings read once per process (the service is configured by its environment at start)."""

@@ -1,9 +1,13 @@
-"""The agents' review page (``GET /ui``) in headless Chromium, driven by Playwright with the keyboard.
+"""The agents' review page (``GET /ui``) in headless Chromium, driven by Playwright with the keyboard, and the
+demo's simulated people on the same live service.
 
 The real service (BentoML's ASGI app on uvicorn, a tiny registered model, a users file with roles) serves the
 page; a client token is refused at sign-in, an agent labels two tickets with the keyboard (accept the model's
 label, then pick another) and sees the queue shrink and their count grow, and an admin sees the adjudication
-list and the audit trail. Saves docs/img/review.png (shown in the README).
+list and the audit trail. Saves docs/img/review.png (shown in the README). Then the demo's people (demo/humans.py)
+work the same service over HTTP: the admin adds a category, three agents with their own tokens label the
+queue (one slips, some tickets get a second opinion), the admin settles every disagreement, and the audit
+trail names each of them.
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
-from tests.helpers.people import USERS, bearer, people_setup
+from tests.helpers.people import USERS, bearer, people_setup, write_users
 from tests.helpers.service import live_service
-from tests.helpers.tiny_model import register_tiny_model, tiny_labels, tiny_registry
+from tests.helpers.tiny_model import register_tiny_model, tiny_frame, tiny_labels, tiny_registry
+from ticketops.demo import humans
 
 pytestmark = pytest.mark.integration
+DEMO_PEOPLE: list[humans.People] = []  # set by the service fixture
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "img" / "review.png"
 CHROMIUM = "/usr/bin/chromium"
@@ -46,7 +53,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The service on a free loopback port; yields its base URL."""
     root = tmp_path_factory.mktemp("page")
     register_tiny_model(tiny_registry(root / "registry"), review_threshold=0.95)
-    with live_service(people_setup(root / "people").env()) as url:
+    setup = people_setup(root / "people")
+    demo_people = humans.People.create(root / "demo-users.yaml")  # the demo's agents (second test) as well
+    demo_people.tokens.update({name: USERS[name] for name in demo_people.tokens.keys() & USERS.keys()})
+    write_users(setup.users_file, {**demo_people.tokens, **USERS})
+    DEMO_PEOPLE.append(demo_people)
+    with live_service(setup.env()) as url:
         yield url
 
 
@@ -122,3 +134,34 @@ def test_an_agent_works_the_queue_with_the_keyboard(service: str) -> None:
     given = {(e["target"], e["details"]["label"]) for e in events if e["actor"] == "agent-1"}
     assert given == {(f"ticket/{first}", flagged[0]["label"]), (f"ticket/{second}", other)}
     assert SCREENSHOT.stat().st_size > 20_000
+
+
+NEW = ["virtual_card_question"]
+LAUNCH = [f"how do I get a virtual card for online shopping, question {i}" for i in range(30)]
+
+
+def test_the_demos_admin_and_agents_work_the_queue_through_http(service: str, monkeypatch) -> None:
+    (people,) = DEMO_PEOPLE
+    url = service
+    monkeypatch.setattr(humans, "DOUBLE_REVIEW", 0.5)
+    monkeypatch.setattr(humans, "SLIPS", {"agent-chen": 0.5})
+    pool = pd.concat(
+        [tiny_frame()[["text", "label"]], pd.DataFrame({"text": LAUNCH, "label": NEW[0]})], ignore_index=True
+    )
+    texts = [*LAUNCH, *tiny_frame()["text"].head(30)]
+    for start in range(0, len(texts), 20):
+        body = {"tickets": [{"text": t} for t in texts[start : start + 20]]}
+        assert httpx.post(f"{url}/classify", json=body, headers=people.headers(humans.CLIENT)).status_code == 200
+    work = humans.work_the_queue(url, people, pool, NEW, log=lambda _m: None, budget=20, pause_s=0)
+    admin = people.headers(humans.ADMIN)
+    events = httpx.get(f"{url}/audit", params={"limit": 1000}, headers=admin).json()["events"]
+    adjudication = httpx.get(f"{url}/adjudication", headers=admin).json()
+    assert work.categories_added == NEW and work.queue_before >= len(LAUNCH)
+    assert work.queue_after < work.queue_before and work.refused == 0
+    assert set(work.labels_per_agent) == set(humans.AGENTS) and all(n > 0 for n in work.labels_per_agent.values())
+    assert work.disputed > 0 and work.adjudicated == work.disputed and adjudication["pending"] == 0
+    actors = {(e["actor"], e["action"]) for e in events}
+    assert ("ops-admin", "category.added") in actors and ("ops-admin", "label.adjudicated") in actors
+    assert {a for a, action in actors if action == "label.given"} >= set(humans.AGENTS)
+    new_labels = [e for e in events if e["action"] == "label.given" and e["details"]["label"] == NEW[0]]
+    assert new_labels  # a category no served model knows, labelled by agents

@@ -8,6 +8,7 @@ disagree and go to the admin's adjudication list, which the admin settles before
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -39,6 +40,8 @@ class People:
 
     tokens: dict[str, tuple[str, str]]
     path: Path
+    done: threading.Event = field(default_factory=threading.Event)  # set when the agents are through
+    since: float = field(default_factory=time.time)  # the run's audit summary starts here
 
     @classmethod
     def create(cls, path: Path) -> People:
@@ -57,10 +60,17 @@ class People:
         return {"Authorization": f"Bearer {self.token(name)}"}
 
 
-def prepare_workspace(workspace: Path, new_labels: list[str]) -> People:
-    """The catalogue starts without the launch's intents; users with roles; the service requires their tokens."""
-    import os
+def demo_params(new_labels: list[str]) -> dict:
+    """The demo's params.yaml changes (workspace.demo_params) with the people's."""
+    from ticketops.demo.workspace import deep_update
+    from ticketops.demo.workspace import demo_params as base
 
+    return deep_update(base(new_labels), PARAMS)
+
+
+def prepare_workspace(workspace: Path, new_labels: list[str], log: Callable[[str], None]) -> People:
+    """The catalogue starts without the launch's intents; users with roles; the service requires their tokens
+    (the simulated traffic carries ``helpdesk-sync``'s: it classifies and syncs agents' final categories)."""
     from ticketops.data.catalogue import Catalogue, load_catalogue, save_catalogue
     from ticketops.settings import service_settings
 
@@ -70,8 +80,19 @@ def prepare_workspace(workspace: Path, new_labels: list[str]) -> People:
     save_catalogue(path, Catalogue(version=catalogue.version, categories=kept))
     people = People.create(workspace / ".ticketops" / "users.yaml")
     os.environ["TICKETOPS_AUTH_FILE"] = str(people.path)
+    os.environ["TICKETOPS_TRAFFIC_TOKEN"] = people.token(SYNC)
     service_settings.cache_clear()
+    log(f"  not in the label catalogue until an admin adds them: {', '.join(new_labels)}")
+    log(f"  users with roles and their own tokens: {', '.join(people.tokens)} ({people.path})")
     return people
+
+
+def record_forced_challenger(target: str, version: str, gate: dict) -> None:
+    """The demo's operator forcing @challenger past the gate is a human decision: audited."""
+    from ticketops.audit import AuditTrail
+
+    details = {"to": version, "gate": gate, "reason": "ticketops demo: exercising the canary"}
+    AuditTrail.from_settings().record(ADMIN, "alias.forced", target, details)
 
 
 def launch_categories(labels: list[str]) -> list[dict[str, str]]:
@@ -198,6 +219,35 @@ def work_the_queue(
         f"queue {result.queue_before} → {result.queue_after}"
     )
     return result
+
+
+def people_phase(demo) -> None:
+    """The demo's phase 6: the admin and the agents at the queue; the waiting retraining goes on afterwards."""
+    from ticketops.config import load_params
+    from ticketops.simulation.traffic import simulation_pool
+
+    demo.phase(6, "people: the admin adds the launch's categories, agents work the review queue (HTTP, own tokens)")
+    params = load_params()
+    try:
+        pool = simulation_pool(demo.ws, params)
+        new = list(params.scenarios.new_intent_labels)
+        demo.result.extra["people"] = work_the_queue(
+            demo.stack.splitter_url, demo.people, pool, new, demo.log
+        ).as_dict()
+    finally:
+        demo.people.done.set()
+
+
+def retrain_trigger(on_alert: Callable[[list[str]], str], people: People):
+    """The webhook's trigger, audited; a retraining waits for the agents so their labels go into it."""
+    from ticketops.audit import AuditTrail
+    from ticketops.retraining.webhook import RetrainTrigger
+
+    def after_people(names: list[str]) -> str:
+        people.done.wait(timeout=900)
+        return on_alert(names)
+
+    return RetrainTrigger(after_people, record=AuditTrail.from_settings().record)
 
 
 def audit_summary(since: float) -> dict:

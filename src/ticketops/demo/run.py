@@ -1,20 +1,19 @@
-"""The demo, phase by phase: train, serve, steady traffic, new-intent drift, alert, people at work (an admin adds
-the launch's categories, agents work the review queue: demo/humans.py), retraining with their labels, a canary
-that is promoted, then a deliberately bad challenger whose canary is rolled back."""
+"""The demo, phase by phase: train, serve, steady traffic, new-intent drift, alert, people at the review queue
+(demo/humans.py), retraining with their labels, a canary that is promoted, then a bad challenger rolled back."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import numpy as np
 
+from ticketops.demo import humans
+from ticketops.demo.result import DemoResult
 from ticketops.demo.stack import (
     alertmanager_config,
     fast_rules,
@@ -28,30 +27,16 @@ from ticketops.demo.stack import (
 )
 from ticketops.demo.workspace import (
     create_workspace,
-    deep_update,
-    demo_params,
     dvc_executable,
     enter_workspace,
     git_commit,
 )
+from ticketops.processes import wait_until
 from ticketops.registry.ref import ModelRef
 from ticketops.settings import MODEL_NAME
 from ticketops.simulation.traffic import TrafficGenerator
 
 PHASES = 10
-
-
-@dataclass
-class DemoResult:
-    scenarios: list[dict] = field(default_factory=list)
-    failed_requests: int = 0
-    links: dict[str, str] = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)  # people (queue, labels per agent) and the audit trail of the run
-
-    def line(self) -> str:
-        return json.dumps(
-            {"scenarios": self.scenarios, "failed_requests": self.failed_requests, "links": self.links, **self.extra}
-        )
 
 
 class Demo:
@@ -68,9 +53,6 @@ class Demo:
         self.retrain_summary: dict | None = None
         self.steady_failed = 0
         self.started = time.monotonic()
-        self.started_at = time.time()
-        self.people = None  # demo/humans.py: users with roles and tokens
-        self.people_done = threading.Event()  # the retraining waits for the agents' labels
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -83,15 +65,6 @@ class Demo:
         from ticketops.processes import run_streaming
 
         return run_streaming(cmd, self.ws, sys.stderr.write if echo else None)
-
-    def wait(self, what: str, condition, timeout: float, every: float = 2.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = condition()
-            if value:
-                return value
-            time.sleep(every)
-        raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
     def scenario_windows(self, scenario: str, mixture: float | None = None):
         from ticketops.config import load_params
@@ -110,15 +83,9 @@ class Demo:
 
         self.phase(1, f"workspace {self.ws} (a copy of this checkout; the new intents start unknown)")
         new_intents = list(load_params(self.source / "params.yaml").scenarios.new_intent_labels)
-        from ticketops.demo.humans import PARAMS as PEOPLE_PARAMS
-
-        create_workspace(self.source, self.ws, deep_update(demo_params(new_intents), PEOPLE_PARAMS))
+        create_workspace(self.source, self.ws, humans.demo_params(new_intents))
         enter_workspace(self.ws, self.ports)
-        from ticketops.demo.humans import prepare_workspace
-
-        self.people = prepare_workspace(self.ws, new_intents)
-        self.log(f"  not in the label catalogue until an admin adds them: {', '.join(new_intents)}")
-        self.log(f"  users with roles and their own tokens: {', '.join(self.people.tokens)} ({self.people.path})")
+        self.people = humans.prepare_workspace(self.ws, new_intents, self.log)
 
     def train(self) -> None:
         self.phase(2, "train, evaluate and register the first champion (dvc repro)")
@@ -134,7 +101,6 @@ class Demo:
 
     def serve(self) -> None:
         from ticketops.registry import store
-        from ticketops.retraining.webhook import RetrainTrigger
         from ticketops.rollout.backend import STABLE
         from ticketops.rollout.local.splitter import Split, save_split
         from ticketops.rollout.local.stack import LocalStack
@@ -144,9 +110,7 @@ class Demo:
         settings = RolloutSettings()
         self.stack = stack = LocalStack(settings.resolved_state_dir(), settings.prometheus_url, settings.splitter_port)
         stack.down()
-        from ticketops.audit import AuditTrail
-
-        self.trigger = RetrainTrigger(self.on_drift_alert, record=AuditTrail.from_settings().record)
+        self.trigger = humans.retrain_trigger(self.on_drift_alert, self.people)
         token_file = stack.dir / "retrain-webhook.token"
         start_webhook_thread(self.trigger, self.ports["webhook"], webhook_token(token_file))
         webhook = f"http://127.0.0.1:{self.ports['webhook']}/alerts"
@@ -187,7 +151,6 @@ class Demo:
 
         if self.retrain_summary is not None:
             return "ignored: the demo retrains once"
-        self.people_done.wait(timeout=900)  # the agents' labels of the new categories go into this retraining
         self.log(f"  alert {', '.join(names)} reached the retraining webhook: exporting feedback, dvc repro")
         result = retrain(
             self.ws, service_settings().prediction_log_url, RolloutSettings().resolved_state_dir(), sys.stderr.write
@@ -215,7 +178,6 @@ class Demo:
             params.scenarios,
             feedback_rate=0.3,
             seed=1,
-            token=self.people.token("helpdesk-sync"),
         )
         self.steady_failed += summary.failed_requests
         self.log(f"  {summary.classified} tickets classified, {summary.failed_requests} failed requests")
@@ -234,25 +196,23 @@ class Demo:
                 return None
             return verdict if verdict.get("checked_at", 0) >= after else None
 
-        return self.wait("a fresh monitor verdict", fresh, timeout=90)
+        return wait_until("a fresh monitor verdict", fresh, timeout=90)
 
     def drift(self) -> None:
         self.phase(5, "a product launch: 30% of tickets are about virtual cards, intents the model never saw")
         self.traffic = TrafficGenerator(
-            self.stack.splitter_url,
-            self.scenario_windows("new-intent", 0.3),
-            rate=40,
-            feedback_rate=0.6,
-            token=self.people.token("helpdesk-sync"),
+            self.stack.splitter_url, self.scenario_windows("new-intent", 0.3), rate=40, feedback_rate=0.6
         ).start()
         started = time.monotonic()
-        self.wait("the drift alert to reach the retraining webhook", lambda: self.trigger.state.triggered, timeout=600)
+        wait_until("the drift alert to reach the retraining webhook", lambda: self.trigger.state.triggered, timeout=600)
         self.log(f"  drift alert fired and reached the webhook {time.monotonic() - started:.0f}s after the launch")
 
     def retrained(self) -> dict:
         self.phase(7, "retraining on agents' labels: a new DVC data version, dvc repro, the promotion gate")
         state = self.trigger.state
-        self.wait("retraining", lambda: not state.running and (self.retrain_summary or state.last_error), 1200, every=5)
+        wait_until(
+            "retraining", lambda: not state.running and (self.retrain_summary or state.last_error), 1200, every=5
+        )
         if state.last_error:
             raise RuntimeError(f"retraining failed: {state.last_error}")
         summary = self.retrain_summary
@@ -296,14 +256,7 @@ class Demo:
         self.log(f"  v{version} registered; the gate refused it: {registration['gate']['reason']}")
         client = store.client()
         store.set_alias(client, MODEL_NAME, CHALLENGER, version)
-        from ticketops.audit import AuditTrail
-
-        AuditTrail.from_settings().record(
-            "ops-admin",
-            "alias.forced",
-            f"{MODEL_NAME}@{CHALLENGER}",
-            {"to": version, "gate": registration["gate"], "reason": "ticketops demo: exercising the canary"},
-        )
+        humans.record_forced_challenger(f"{MODEL_NAME}@{CHALLENGER}", version, registration["gate"])
         store.tag_version(client, MODEL_NAME, version, {"forced_challenger": "ticketops demo: exercising the canary"})
         self.log(f"  @challenger forced to v{version} to show the canary catching what the gate would have")
 
@@ -313,7 +266,7 @@ class Demo:
         self.serve()
         self.steady()
         self.drift()
-        self.people_at_work()
+        humans.people_phase(self)
         summary = self.retrained()
         if "challenger" in summary["registration"]["aliases"]:
             self.rollout(8, "canary rollout of the retrained model (10% → 25% → 50% → promote)", "new-intent-retrain")
@@ -329,29 +282,8 @@ class Demo:
         self.rollout(10, "canary rollout of the bad challenger", "bad-challenger")
         stats = self.traffic.stop()
         self.result.failed_requests = stats.failed_requests + self.steady_failed
-        from ticketops.demo.humans import audit_summary
-
-        self.result.extra["audit"] = audit_summary(self.started_at)
+        self.result.extra["audit"] = humans.audit_summary(self.people.since)
         return self.result
-
-    def people_at_work(self) -> None:
-        from ticketops.config import load_params
-        from ticketops.demo.humans import work_the_queue
-        from ticketops.simulation.traffic import simulation_pool
-
-        self.phase(6, "people: the admin adds the launch's categories, agents work the review queue (HTTP, own tokens)")
-        params = load_params()
-        try:
-            work = work_the_queue(
-                self.stack.splitter_url,
-                self.people,
-                simulation_pool(self.ws, params),
-                list(params.scenarios.new_intent_labels),
-                self.log,
-            )
-        finally:
-            self.people_done.set()
-        self.result.extra["people"] = work.as_dict()
 
     def shutdown(self) -> None:
         if self.traffic is not None:

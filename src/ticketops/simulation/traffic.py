@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ticketops.config import ScenarioParams
+from ticketops.settings import TrafficSettings
 from ticketops.simulation.feedback import send_feedback
 from ticketops.simulation.scenarios import scenario_window
 
@@ -79,6 +80,7 @@ def simulation_pool(root: Path, params) -> pd.DataFrame:
 
 
 def _headers(token: str | None) -> dict[str, str]:
+    token = token or TrafficSettings().bearer()  # TICKETOPS_TRAFFIC_TOKEN when the caller gives none
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
