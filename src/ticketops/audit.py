@@ -178,9 +178,14 @@ class AuditTrail:
 
 
 def parse_since(value: str | None) -> datetime | None:
-    """An ISO 8601 time (``Z`` or an offset; naive means UTC); ValueError when it is not one."""
-    if not value:
+    """An ISO 8601 time (``Z`` or an offset; naive means UTC); None when absent, ValueError when it is not one.
+
+    A parameter given but empty (``?since=``) is not absent: it is not a time, so it is refused too.
+    """
+    if value is None:
         return None
+    if not value.strip():
+        raise ValueError("since is empty: give an ISO 8601 time or leave the parameter out")
     parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
