@@ -110,7 +110,7 @@ def register(
 ) -> str:
     """One version in the registry ``MLFLOW_TRACKING_URI`` points at (set it to a throw-away store first)."""
     from ticketops.fileio import read_json
-    from ticketops.registry.store import TAG_ARTIFACT_SHA, client, log_model_version
+    from ticketops.registry.store import TAG_ARTIFACT_SHA, TAG_FORCED, client, log_model_version
 
     digest = manifest_digest(read_json(folder / CHECKSUMS_FILE))
     version = log_model_version(
@@ -122,7 +122,8 @@ def register(
         params={},
         metrics={},
         artifacts={},
-        tags={TAG_ARTIFACT_SHA: digest, "model_family": family, "data_md5": data_md5},
+        # a benchmark's model is measured, not promoted: it serves by a recorded override, never as gated
+        tags={TAG_ARTIFACT_SHA: digest, TAG_FORCED: "benchmark", "model_family": family, "data_md5": data_md5},
     )
     return str(version.version)
 

@@ -24,7 +24,7 @@ from ticketops.modeling.artifacts import manifest_digest, write_checksums
 from ticketops.modeling.predictor import SERVING_FILE, Predictor
 from ticketops.modeling.training import train_classifier
 from ticketops.registry.register import REFERENCE_FILE
-from ticketops.registry.store import PACKAGE_DIR, TAG_ARTIFACT_SHA, log_model_version, set_alias
+from ticketops.registry.store import PACKAGE_DIR, TAG_ARTIFACT_SHA, TAG_GATE_PASSED, log_model_version, set_alias
 from ticketops.settings import CHAMPION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +102,12 @@ def register_drift_model(model: DriftModel, alias: str | None = CHAMPION) -> str
         params={"train": {"model": "tfidf"}},
         metrics={},
         artifacts={},
-        tags={TAG_ARTIFACT_SHA: manifest_digest(checksums), "model_family": "tfidf", "data_md5": "drift-test"},
+        tags={
+            TAG_ARTIFACT_SHA: manifest_digest(checksums),
+            TAG_GATE_PASSED: "true",  # serving refuses a version without a passed gate (issue 14)
+            "model_family": "tfidf",
+            "data_md5": "drift-test",
+        },
     )
     if alias:
         set_alias(client(), MODEL_NAME, alias, str(version.version))
