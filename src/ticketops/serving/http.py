@@ -116,7 +116,8 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
             return exc.response()
         except NotReady:
             return error_response(503, "not_ready", "no verified model is loaded yet (see /readyz and the log)")
-        except OperationalError:  # the log database is away: classify still answers, these routes wait for it
+        except OperationalError as exc:  # the log database is away: classify still answers, these routes wait for it
+            logger.warning("%s: the prediction log is unavailable: %s", route, redact(str(exc))[:200])
             return error_response(503, "database_unavailable", "the prediction log's database is unavailable")
         except BatcherClosed:
             return error_response(503, "shutting_down", "the service is shutting down")

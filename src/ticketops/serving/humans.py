@@ -69,13 +69,13 @@ class HumanLoop:
         check_items(items, self.catalogue_names(model_labels))
         self.log.flush()
         try:
-            rows = find_rows(self.log.engine, items)
+            rows = find_rows(self.log.ready_engine(), items)
         except ApiError as exc:
             if exc.code != "unknown_id":
                 raise
             time.sleep(LOOKUP_RETRY_S)
-            rows = find_rows(self.log.engine, items)
-        return apply_labels(self.log.engine, items, user, rows)
+            rows = find_rows(self.log.ready_engine(), items)
+        return apply_labels(self.log.ready_engine(), items, user, rows)
 
     # --- the queue -----------------------------------------------------------------------------
 
@@ -100,7 +100,8 @@ class HumanLoop:
         return pd.DataFrame({"text": [], "label": []}), "none"
 
     def queue(self, limit: int, model) -> dict:
-        total, items = pending_queue(self.log.engine, limit)
+        self.log.flush()  # a ticket classified just before is in the queue, not still in the writer's
+        total, items = pending_queue(self.log.ready_engine(), limit)
         engine = self.reasons(model)
         return {
             "pending": total,
@@ -120,13 +121,14 @@ class HumanLoop:
         }
 
     def adjudication(self, limit: int) -> dict:
-        items = adjudication_list(self.log.engine, limit)
+        items = adjudication_list(self.log.ready_engine(), limit)
         for item in items:
             item["received_at"] = _iso(item["received_at"])
         return {"pending": len(items), "items": items}
 
     def whoami(self, user: User) -> dict:
-        return {"name": user.name, "role": user.role, "labelled_today": labels_today(self.log.engine, user.name)}
+        today = labels_today(self.log.ready_engine(), user.name)
+        return {"name": user.name, "role": user.role, "labelled_today": today}
 
     def record_forced_load(self, loaded, track: str) -> None:
         """An ungated version serves only by an admin's decision: say so in the log and the audit trail."""

@@ -1,4 +1,5 @@
-"""Writing the prediction log's tables: exactly-once inserts, the schema (and its upgrades), the spool's place.
+"""The prediction log's tables: exactly-once inserts, retention, live accuracy, the schema (and its upgrades),
+the spool's place.
 
 Why apart from prediction_log.py: these are plain functions over an engine that the writer thread, the
 replay of the spool and tests share; the log itself is the queue, the thread and the spool around them.
@@ -10,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, case, delete, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -49,3 +50,30 @@ def default_spool_dir(url: str) -> Path:
     """One spool per database: rows must only ever replay into the database they were meant for."""
     key = hashlib.sha256(make_url(url).render_as_string(hide_password=True).encode()).hexdigest()[:16]
     return project_root() / ".ticketops" / "prediction-spool" / key
+
+
+def prune_rows(engine: Engine, retention_rows: int, retention_days: float, now: float) -> int:
+    """Delete rows older than ``retention_days`` and beyond the newest ``retention_rows``; rows removed."""
+    cutoff = now - retention_days * 86_400
+    with engine.begin() as conn:
+        removed = conn.execute(delete(predictions).where(predictions.c.created_at < cutoff)).rowcount or 0
+        newest = conn.execute(select(func.max(predictions.c.row_id))).scalar()
+        if newest is not None and newest > retention_rows:
+            keep_from = newest - retention_rows
+            removed += conn.execute(delete(predictions).where(predictions.c.row_id <= keep_from)).rowcount or 0
+    return removed
+
+
+def live_accuracy(engine: Engine, model_version: str, window: int) -> float | None:
+    """Accuracy over the ``window`` most recently labelled predictions of ``model_version`` (None if none)."""
+    c = predictions.c
+    recent = (
+        select(case((c.label == c.true_label, 1), else_=0).label("correct"))
+        .where(c.model_version == model_version, c.true_label.is_not(None))
+        .order_by(c.feedback_at.desc())
+        .limit(window)
+        .subquery()
+    )
+    with engine.connect() as conn:
+        total, correct = conn.execute(select(func.count(), func.sum(recent.c.correct))).one()
+    return None if not total else float(correct) / total

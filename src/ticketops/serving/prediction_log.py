@@ -6,7 +6,8 @@ be written, or that do not fit the queue, go to a bounded on-disk spool (serving
 oldest first once the database answers again; while the spool holds rows, new batches join it behind them.
 Only beyond the spool's bound are rows dropped and counted. Each row has a unique ``row_key`` that the
 database refuses twice, so a retried or replayed batch is stored exactly once. The service does not wait
-for the database at start: the writer creates the tables when it first reaches it.
+for the database at start: the tables are created when the writer first reaches it, or by the first read
+(``ready_engine``).
 
 SQLite runs in WAL mode so the drift monitor can read while the service writes; any SQLAlchemy URL
 (PostgreSQL in production) works the same. Retention (rows and days) is enforced by the writer.
@@ -22,12 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from sqlalchemy import Engine, case, delete, func, select, update
+from sqlalchemy import Engine, select, update
 
 from ticketops.data.database import make_engine, resolve_url
 from ticketops.serving.log_rows import FeedbackMatch, LogRow
 from ticketops.serving.log_schema import predictions
-from ticketops.serving.log_store import default_spool_dir, ensure_schema, insert_once
+from ticketops.serving.log_store import default_spool_dir, ensure_schema, insert_once, live_accuracy, prune_rows
 from ticketops.serving.spool import Spool, SpoolFull
 
 __all__ = ["FeedbackMatch", "LogRow", "PredictionLog", "make_engine", "resolve_url"]
@@ -69,6 +70,7 @@ class PredictionLog:
         self.scrub = scrub or (lambda row: row)  # runs in the writer: redaction costs the request path nothing
         self.spool = Spool(spool_dir or default_spool_dir(url), spool_max_rows)
         self._schema_ready = False
+        self._schema_lock = threading.Lock()  # the writer and the reading routes may both create the tables
         self._next_attempt = 0.0  # monotonic time before which the database is not tried again
         self._queue: queue.Queue[LogRow] = queue.Queue(maxsize=queue_size)
         self._engine: Engine | None = None
@@ -84,6 +86,16 @@ class PredictionLog:
         if self._engine is None:
             raise RuntimeError("prediction log not started")
         return self._engine
+
+    def ready_engine(self) -> Engine:
+        """The engine with the tables in place, for the routes that read the log: the tables are created lazily
+        (the service starts without its database), so a read may come first. Raises the database's error."""
+        if not self._schema_ready:
+            with self._schema_lock:
+                if not self._schema_ready:
+                    ensure_schema(self.engine)
+                    self._schema_ready = True
+        return self.engine
 
     def start(self) -> None:
         """Start the writer; returns at once even when the database is unreachable (rows spool meanwhile)."""
@@ -135,6 +147,8 @@ class PredictionLog:
             except queue.Empty:
                 if self._stopping.is_set():
                     return
+                if not self._schema_ready:
+                    self._database_ready()  # tables before the first row: the reading routes need them
                 self.replay()
                 self._maybe_prune()
                 continue
@@ -154,11 +168,10 @@ class PredictionLog:
         if self._schema_ready:
             return True
         try:
-            ensure_schema(self.engine)
+            self.ready_engine()
         except Exception as exc:
             self._failed(exc, "schema")
             return False
-        self._schema_ready = True
         self._maybe_prune()
         return True
 
@@ -247,15 +260,7 @@ class PredictionLog:
     def prune(self, now: float | None = None) -> int:
         """Delete rows older than the retention window and beyond the newest ``retention_rows``."""
         self._last_prune = time.monotonic()
-        now = time.time() if now is None else now
-        cutoff = now - self.retention_days * 86_400
-        with self.engine.begin() as conn:
-            removed = conn.execute(delete(predictions).where(predictions.c.created_at < cutoff)).rowcount or 0
-            newest = conn.execute(select(func.max(predictions.c.row_id))).scalar()
-            if newest is not None and newest > self.retention_rows:
-                keep_from = newest - self.retention_rows
-                removed += conn.execute(delete(predictions).where(predictions.c.row_id <= keep_from)).rowcount or 0
-        return removed
+        return prune_rows(self.engine, self.retention_rows, self.retention_days, time.time() if now is None else now)
 
     # --- feedback ----------------------------------------------------------------------------
 
@@ -268,7 +273,7 @@ class PredictionLog:
         now = time.time() if now is None else now
         matches: list[FeedbackMatch | None] = []
         c = predictions.c
-        with self.engine.begin() as conn:
+        with self.ready_engine().begin() as conn:
             for ticket_id, true_label in labels:
                 row = conn.execute(
                     select(c.row_id, c.label, c.model_version)
@@ -287,14 +292,4 @@ class PredictionLog:
 
     def live_accuracy(self, model_version: str, window: int) -> float | None:
         """Accuracy over the ``window`` most recently labelled predictions of ``model_version`` (None if none)."""
-        c = predictions.c
-        recent = (
-            select(case((c.label == c.true_label, 1), else_=0).label("correct"))
-            .where(c.model_version == model_version, c.true_label.is_not(None))
-            .order_by(c.feedback_at.desc())
-            .limit(window)
-            .subquery()
-        )
-        with self.engine.connect() as conn:
-            total, correct = conn.execute(select(func.count(), func.sum(recent.c.correct))).one()
-        return None if not total else float(correct) / total
+        return live_accuracy(self.ready_engine(), model_version, window)
