@@ -14,6 +14,7 @@ import hmac
 import os
 import re
 import secrets
+import uuid
 from pathlib import Path
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
@@ -22,6 +23,12 @@ HASHED_ID = re.compile(r"^h_[0-9a-f]{32}$")
 UUID_ID = re.compile(
     r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 )
+
+
+def new_ticket_id() -> str:
+    """An id for a ticket sent without one: 122 random bits (unguessable, so no one labels a ticket they were not
+    shown) in a form ``IdHasher.stored`` always keeps as sent, so the review queue shows the id the client got."""
+    return uuid.uuid4().hex
 
 
 class IdHasher:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from ticketops.schemas import ClassifyRequest, FeedbackRequest
 from ticketops.serving.auth import User
 from ticketops.serving.batching import MicroBatcher
 from ticketops.serving.cascade import FAST, SLOW, CascadeStages, is_cascade, reference_texts
-from ticketops.serving.ids import IdHasher, deployment_key
+from ticketops.serving.ids import IdHasher, deployment_key, new_ticket_id
 from ticketops.serving.metrics import ServiceMetrics
 from ticketops.serving.prediction_log import LogRow, PredictionLog
 from ticketops.serving.redaction import redact, warm_up
@@ -218,7 +217,7 @@ class ServingRuntime:
             scores = await self._score_cascade(model.version, model.stages, batcher, texts)
         latency_ms = (time.perf_counter() - started) * 1000.0
         # Generated ids are unguessable (128 random bits): a label can only name a ticket its agent was shown.
-        ids = [ticket.id or secrets.token_urlsafe(16) for ticket in request.tickets]
+        ids = [ticket.id or new_ticket_id() for ticket in request.tickets]
         self.metrics.observe_predictions(
             model.version,
             (s.stage for s in scores),
