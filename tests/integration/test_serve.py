@@ -72,7 +72,12 @@ def test_classify_feedback_and_metrics_over_http(server) -> None:
         assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "tickets.0.text"
         label = body["predictions"][0]["label"]
         feedback = client.post("/feedback", json={"items": [{"id": "a", "label": label}]}, headers=AUTH)
-        assert feedback.json() == {"accepted": 1, "matched": 1}
+        assert feedback.json() == {
+            "accepted": 1,
+            "matched": 1,
+            "disputed": 0,
+            "results": [{"id": "a", "status": "labelled"}],
+        }
         text = client.get("/metrics").text
     families = {family.name: family.samples for family in text_string_to_metric_families(text)}
     info = [s.labels for s in families["ticketops_model_info"] if s.value == 1]
