@@ -8,13 +8,18 @@ The names and labels below are a contract with monitoring/ rules and rollout/ana
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ticketops.serving.cpu import ProcessCpuCollector
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# Flag to label: a review queue is worked in minutes to hours; the low buckets keep tests and demos readable.
+REVIEW_WAIT_BUCKETS = (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LOG_DROP_REASONS = ("queue_full", "write_error")
@@ -46,8 +51,16 @@ class SlidingShare:
 class ServiceMetrics:
     """All ticketops_* metrics of one service instance, with the ``track`` label bound once."""
 
-    def __init__(self, track: str, registry: CollectorRegistry | None = None, slow_share_window: int = 1000):
+    def __init__(
+        self,
+        track: str,
+        registry: CollectorRegistry | None = None,
+        slow_share_window: int = 1000,
+        cpu_hour_price: float | None = None,
+        currency: str = "USD",
+    ):
         self.track = track
+        self._model_version = ""
         self.slow_share_window = slow_share_window
         self.registry = registry or CollectorRegistry()
         r = self.registry
@@ -101,6 +114,19 @@ class ServiceMetrics:
             ["model_version", "correct", "track"],
             registry=r,
         )
+        self._feedback_intent = Counter(
+            "ticketops_feedback_intent_total",
+            "Agent labels joined to a logged prediction, by the true intent: live accuracy per intent.",
+            ["intent", "model_version", "correct", "track"],
+            registry=r,
+        )
+        self._review_wait = Histogram(
+            "ticketops_review_wait_seconds",
+            "Time from a ticket's flag (needs_review at prediction) to its first agent label.",
+            ["model_version", "track"],
+            buckets=REVIEW_WAIT_BUCKETS,
+            registry=r,
+        )
         self._feedback_unmatched = Counter(
             "ticketops_feedback_unmatched_total",
             "Agent labels whose ticket id is not in the prediction log (never logged, dropped or expired).",
@@ -118,6 +144,13 @@ class ServiceMetrics:
             "ticketops_model_info",
             "The served model (value 1): registry version, alias, training data hash, family.",
             ["model_version", "alias", "data_md5", "family", "track"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self._model_loaded = Gauge(
+            "ticketops_model_loaded_timestamp_seconds",
+            "When this replica started serving its model version (unix seconds).",
+            ["model_version", "track"],
             registry=r,
             multiprocess_mode="mostrecent",
         )
@@ -156,6 +189,14 @@ class ServiceMetrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
+        if cpu_hour_price is not None:
+            Gauge(
+                "ticketops_cpu_hour_price",
+                "Price of one CPU-hour of this replica (TICKETOPS_CPU_HOUR_PRICE), for cost per 1,000 tickets.",
+                ["currency", "track"],
+                registry=r,
+            ).labels(currency, track).set(cpu_hour_price)
+        r.register(ProcessCpuCollector(track, lambda: self._model_version))
         self._routing: dict[str, SlidingShare] = {}
         self._ready.labels(track).set(0)
         self._request_children: dict[tuple[str, int], tuple] = {}
@@ -254,6 +295,13 @@ class ServiceMetrics:
     def observe_feedback(self, model_version: str, correct: bool) -> None:
         self._feedback.labels(model_version, "true" if correct else "false", self.track).inc()
 
+    def observe_labelled(self, model_version: str, intent: str, correct: bool) -> None:
+        self._feedback_intent.labels(intent, model_version, "true" if correct else "false", self.track).inc()
+
+    def observe_review_resolved(self, model_version: str, waited_s: float) -> None:
+        """A flagged ticket got its first agent label ``waited_s`` after it was classified."""
+        self._review_wait.labels(model_version, self.track).observe(max(0.0, waited_s))
+
     def observe_unmatched_feedback(self, count: int) -> None:
         if count:
             self._feedback_unmatched.labels(self.track).inc(count)
@@ -266,6 +314,8 @@ class ServiceMetrics:
     def set_model(self, model_version: str, alias: str, data_md5: str, family: str) -> None:
         """Called once per process: a replica serves one version for its whole life (rollouts start new ones)."""
         self._model_info.labels(model_version, alias, data_md5, family, self.track).set(1)
+        self._model_loaded.labels(model_version, self.track).set(time.time())
+        self._model_version = model_version
         self._ready.labels(self.track).set(1)
 
     def set_not_ready(self) -> None:

@@ -51,6 +51,10 @@ class FeedbackMatch:
     predicted: str
     true_label: str
     model_version: str
+    needs_review: bool = False
+    # Seconds from the prediction to this label when it is the ticket's first one (None for a relabel): for a
+    # flagged ticket, how long it waited in the review queue.
+    waited_s: float | None = None
 
     @property
     def correct(self) -> bool:
@@ -247,7 +251,7 @@ class PredictionLog:
         with self.engine.begin() as conn:
             for ticket_id, true_label in labels:
                 row = conn.execute(
-                    select(c.row_id, c.label, c.model_version)
+                    select(c.row_id, c.label, c.model_version, c.needs_review, c.created_at, c.feedback_at)
                     .where(c.ticket_id == ticket_id)
                     .order_by(c.row_id.desc())
                     .limit(1)
@@ -258,7 +262,10 @@ class PredictionLog:
                 conn.execute(
                     update(predictions).where(c.row_id == row.row_id).values(true_label=true_label, feedback_at=now)
                 )
-                matches.append(FeedbackMatch(ticket_id, row.label, true_label, row.model_version))
+                waited = now - row.created_at if row.feedback_at is None else None
+                matches.append(
+                    FeedbackMatch(ticket_id, row.label, true_label, row.model_version, bool(row.needs_review), waited)
+                )
         return matches
 
     def live_accuracy(self, model_version: str, window: int) -> float | None:

@@ -61,6 +61,18 @@ def test_promtool_unit_tests_cover_every_alert():
     assert set(alerts()) <= tested, f"alerts without a promtool test: {set(alerts()) - tested}"
 
 
+def test_every_recording_rule_has_a_promtool_test():
+    recorded = {
+        rule["record"]
+        for path in RULE_FILES
+        for g in yaml.safe_load(path.read_text())["groups"]
+        for rule in g["rules"]
+        if "record" in rule
+    }
+    tested = {m for path in TEST_FILES for m in re.findall(r"\b(ticketops:[a-z0-9_:]+)", path.read_text())}
+    assert recorded and recorded <= tested, f"recording rules without a promtool test: {recorded - tested}"
+
+
 def test_the_required_alerts_exist():
     assert set(alerts()) >= REQUIRED_ALERTS
 
@@ -75,12 +87,19 @@ def test_only_drift_alerts_reach_the_retraining_webhook():
 
 
 def exported_metric_names() -> set[str]:
-    """Every metric name the service and the monitor export (counters also as _total, histograms' series)."""
+    """Every metric name the service, the monitor and the splitter export (counters also as _total, histograms'
+    series), the monitor's review backlog on an empty prediction log included."""
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy import create_engine
+
     from ticketops.monitoring.exporter import MonitorMetrics
+    from ticketops.monitoring.review_metrics import ReviewBacklogCollector
     from ticketops.serving.metrics import ServiceMetrics
 
+    backlog = CollectorRegistry()
+    backlog.register(ReviewBacklogCollector(create_engine("sqlite://")))
     names: set[str] = set()
-    for registry in (ServiceMetrics("stable").registry, MonitorMetrics().registry):
+    for registry in (ServiceMetrics("stable", cpu_hour_price=0.05).registry, MonitorMetrics().registry, backlog):
         for family in registry.collect():
             names.add(family.name)
             names.update({f"{family.name}_total", f"{family.name}_bucket", f"{family.name}_count"})
