@@ -16,7 +16,7 @@ PROMETHEUS = ROOT / "monitoring" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 TEST_FILES = sorted((PROMETHEUS / "tests").glob("*test*.yml"))
 ALERTMANAGER = ROOT / "monitoring" / "alertmanager" / "alertmanager.yml"
-GRAFANA = ROOT / "monitoring" / "grafana" / "ticketops.json"
+GRAFANA = sorted((ROOT / "monitoring" / "grafana").glob("*.json"))
 REQUIRED_ALERTS = {
     "TicketopsDriftDetected",
     "TicketopsReviewRateHigh",
@@ -94,12 +94,15 @@ def exported_metric_names() -> set[str]:
 
     from ticketops.monitoring.exporter import MonitorMetrics
     from ticketops.monitoring.review_metrics import ReviewBacklogCollector
+    from ticketops.rollout.local.splitter import splitter_metrics
     from ticketops.serving.metrics import ServiceMetrics
 
-    backlog = CollectorRegistry()
+    backlog, splitter = CollectorRegistry(), CollectorRegistry()
     backlog.register(ReviewBacklogCollector(create_engine("sqlite://")))
+    splitter_metrics(splitter)
+    service = ServiceMetrics("stable", cpu_hour_price=0.05).registry
     names: set[str] = set()
-    for registry in (ServiceMetrics("stable", cpu_hour_price=0.05).registry, MonitorMetrics().registry, backlog):
+    for registry in (service, MonitorMetrics().registry, backlog, splitter):
         for family in registry.collect():
             names.add(family.name)
             names.update({f"{family.name}_total", f"{family.name}_bucket", f"{family.name}_count"})
@@ -110,13 +113,28 @@ def queried_metric_names(text: str) -> set[str]:
     return set(re.findall(r"\bticketops_[a-z_]+\b", text))
 
 
-def test_rules_and_grafana_query_only_exported_metrics():
+def recorded_names() -> set[str]:
+    groups = [g for path in RULE_FILES for g in yaml.safe_load(path.read_text())["groups"]]
+    return {rule["record"] for g in groups for rule in g["rules"] if "record" in rule}
+
+
+def test_rules_and_grafana_query_only_exported_metrics_and_recorded_series():
     exported = exported_metric_names()
     rules_text = "\n".join(path.read_text() for path in RULE_FILES)
     assert queried_metric_names(rules_text) <= exported, queried_metric_names(rules_text) - exported
-    dashboard = json.loads(GRAFANA.read_text())
-    exprs = "\n".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
-    assert queried_metric_names(exprs) <= exported, queried_metric_names(exprs) - exported
-    titles = {p["title"] for p in dashboard["panels"]}
-    for wanted in ("Ticket volume by predicted category", "Review rate", "Served model version"):
+    assert len(GRAFANA) == 2
+    for path in GRAFANA:
+        dashboard = json.loads(path.read_text())
+        exprs = "\n".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
+        exprs += "\n".join(a["expr"] for a in dashboard["annotations"]["list"])
+        assert queried_metric_names(exprs) <= exported, (path.name, queried_metric_names(exprs) - exported)
+        recorded = set(re.findall(r"\bticketops:[a-z0-9_:]+", exprs))
+        assert recorded <= recorded_names(), (path.name, recorded - recorded_names())
+    titles = {p["title"] for path in GRAFANA for p in json.loads(path.read_text())["panels"]}
+    for wanted in (
+        "Tickets per intent (per hour)",
+        "Automation rate",
+        "Served model version",
+        "Cost per 1,000 tickets",
+    ):
         assert wanted in titles

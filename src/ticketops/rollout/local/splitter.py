@@ -63,11 +63,8 @@ def save_split(path: Path, split: Split) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(split.model_dump_json()))
 
 
-def build_app(split_path: Path):
-    import aiohttp
-    from aiohttp import web
-
-    registry = CollectorRegistry()
+def splitter_metrics(registry: CollectorRegistry) -> tuple[Counter, Counter, Counter, Gauge]:
+    """The splitter's series (dashboards and their tests read the names from here)."""
     forwarded = Counter(
         "ticketops_splitter_requests_total", "Requests forwarded", ["track", "status"], registry=registry
     )
@@ -75,7 +72,16 @@ def build_app(split_path: Path):
         "ticketops_splitter_retries_total", "Requests retried on stable after a canary failure", registry=registry
     )
     failed = Counter("ticketops_splitter_failed_total", "Requests no upstream could answer", registry=registry)
-    weight_gauge = Gauge("ticketops_splitter_canary_weight", "Percent of traffic sent to the canary", registry=registry)
+    weight = Gauge("ticketops_splitter_canary_weight", "Percent of traffic sent to the canary", registry=registry)
+    return forwarded, retries, failed, weight
+
+
+def build_app(split_path: Path):
+    import aiohttp
+    from aiohttp import web
+
+    registry = CollectorRegistry()
+    forwarded, retries, failed, weight_gauge = splitter_metrics(registry)
     router = Router(load_split(split_path))
     weight_gauge.set(router.split.weight)
 
