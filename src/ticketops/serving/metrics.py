@@ -271,9 +271,19 @@ class ServiceMetrics:
         learnt new intents (the stable track has no series for them) from one that merely predicts differently.
         The needs-review counter is created with them: the review rate divides one by the other, and canary
         analysis counts a series that already existed differently from one born inside its window
-        (rollout/analysis.py, window_increase), so numerator and denominator must be born together.
+        (rollout/analysis.py, window_increase), so numerator and denominator must be born together. The
+        feedback counters (overall and per intent) and the review-wait histogram start at 0 for the same reason
+        (KPI rules and the live-accuracy check).
         """
+        labels = list(labels)
         self._version_children(model_version)
+        # The KPI series, too: increase() cannot see the first labels of a series born between two scrapes.
+        self._review_wait.labels(model_version, self.track)
+        for correct in ("true", "false"):
+            self._feedback.labels(model_version, correct, self.track)
+        for label in labels:
+            for correct in ("true", "false"):
+                self._feedback_intent.labels(label, model_version, correct, self.track)
         for stage in stages:
             for label in labels:
                 key = (label, model_version, stage)

@@ -75,12 +75,16 @@ def annotations() -> list[dash.AnnotationQuery]:
 
 
 def served_models_table(width: int = 12) -> table.Panel:
-    """One row per track: the version, its training data hash, family, alias and when the track started it."""
+    """One row per track: the version, its training data hash, family and when the track started it.
+
+    No alias column: rollouts start replicas on a version URI (``models:/NAME/N``), so a replica's alias label
+    is empty; which version is champion is the stable track's.
+    """
     return table_panel(
         "Served model version",
         "What each track serves now (ticketops_model_info) and since when (the earliest replica start).",
         [
-            "max by (track, model_version, alias, family, data_md5) (ticketops_model_info)",
+            "max by (track, model_version, family, data_md5) (ticketops_model_info)",
             "ticketops:model_serving_since:timestamp_seconds * 1000",
         ],
         {
@@ -88,7 +92,6 @@ def served_models_table(width: int = 12) -> table.Panel:
             "model_version": "Version",
             "data_md5": "Data hash",
             "family": "Family",
-            "alias": "Alias",
             "Value #B": "Serving since",
         },
         width=width,
