@@ -28,6 +28,7 @@ from tests.helpers.dashboards import PanelChecker
 from tests.helpers.drift_model import register_drift_model, shared_drift_model, with_review_share
 from tests.helpers.prometheus import RULES, render_config, start_prometheus, wait_for
 from tests.helpers.tiny_model import tiny_registry
+from ticketops.demo.timeline import RangeReader, collect
 from ticketops.monitoring.grafana.export import DASHBOARDS
 from ticketops.processes import ManagedProcess, free_port
 from ticketops.rollout.local.splitter import Split, save_split
@@ -174,6 +175,16 @@ def test_every_panel_of_both_dashboards_returns_the_series_it_shows(system):
         assert any("column 'version' is in no row" in p for p in found), found
     finally:
         checker.close()
+
+    # The demo's timeline reads the same Prometheus: every panel of the picture has data here too (no rollout ran,
+    # so the canary weight is the splitter's fixed 30%).
+    reader = RangeReader(system["prometheus_url"], started, time.time(), step=2.0)
+    picture = collect(reader)
+    assert picture.drift_signal and len(picture.drift) == 2
+    for name in ("traffic", "backlog", "canary_weight", "accuracy"):
+        assert any(s.values for s in getattr(picture, name)), name
+    assert {s.label for s in picture.traffic} == {"stable", "canary"}
+    assert max(picture.canary_weight[0].values) == CANARY_WEIGHT
 
     # The CPU figure is the replicas' own: both tracks report CPU per 1,000 tickets, and a plausible one.
     per_1k = prom.by_label("ticketops:cpu_seconds_per_1k_tickets:rate5m", "track")

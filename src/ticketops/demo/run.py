@@ -24,6 +24,7 @@ from ticketops.demo.stack import (
     start_mlflow_ui,
     start_monitor,
 )
+from ticketops.demo.timeline import record as record_timeline
 from ticketops.demo.workspace import create_workspace
 from ticketops.simulation.driver import TrafficDriver
 
@@ -338,6 +339,7 @@ class Demo:
         self.rollout(9, "canary rollout of the bad challenger", "bad-challenger")
         stats = self.traffic.stop()
         self.result.failed_requests = stats.failed + self.steady_failed
+        self.result.links["timeline"] = str(record_timeline(self.source / "reports" / "demo", self.started))
         return self.result
 
     def shutdown(self) -> None:
