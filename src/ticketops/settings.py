@@ -58,7 +58,7 @@ class ServiceSettings(BaseSettings):
     prediction_log_retention_rows: int = Field(1_000_000, ge=1)
     prediction_log_retention_days: float = Field(30.0, gt=0)
     threads: int = Field(2, ge=1)
-    # serving (issue 3): labels metrics so stable and canary replicas can be told apart
+    # labels metrics so stable and canary replicas can be told apart
     track: Literal["stable", "canary"] = "stable"
     batch_max_size: int = Field(64, ge=1)  # tickets per encoder call
     batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
@@ -113,7 +113,7 @@ class MonitorSettings(BaseSettings):
     state_dir: Path | None = None  # default: <repo root>/reports/monitor (snapshots, HTML reports, verdict)
     keep_windows: int = Field(2016, ge=1)  # window folders kept (a week at 5 min; ~4 MB each, mostly HTML)
     workspace: Path | None = None  # Evidently UI workspace; default: <state_dir>/workspace
-    project: str = "ticket-classifier"  # Evidently project name
+    project: str = MODEL_NAME  # Evidently project name
     dashboard_port: int = Field(8000, ge=0, le=65535)
     threads: int = Field(2, ge=1)
 

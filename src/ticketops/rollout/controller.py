@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ticketops.config import RolloutParams
+from ticketops.registry.ref import ModelRef
 from ticketops.rollout.analysis import Analysis, CanaryAnalysis, Verdict
 from ticketops.rollout.backend import RolloutBackend
 from ticketops.rollout.events import EventLog, RolloutEvent, registry_tag
@@ -49,10 +50,6 @@ class RolloutReport:
             "duration_s": round(self.state.updated_at - self.state.started_at, 1),
             "steps": [{"step": s.step, "weight": s.weight, "analyses": s.analyses} for s in self.steps],
         }
-
-
-def model_uri(name: str, version: str) -> str:
-    return f"models:/{name}/{version}"
 
 
 class RolloutController:
@@ -106,7 +103,7 @@ class RolloutController:
         )
         if not state.steps:
             raise RolloutError("rollout.steps in params.yaml has no step between 1 and 100")
-        self.backend.deploy_canary(model_uri(self.model_name, state.canary_version), state.canary_version)
+        self.backend.deploy_canary(self._uri(state.canary_version), state.canary_version)
         self._enter_step(state, 0)
         self._record(state, "started", reason=f"canary v{state.canary_version} beside stable v{state.stable_version}")
         return state
@@ -190,7 +187,7 @@ class RolloutController:
     def promote(self, state: RolloutState, reason: str) -> None:
         from ticketops.registry.store import clear_alias, set_alias
 
-        self.backend.promote(model_uri(self.model_name, state.canary_version), state.canary_version)
+        self.backend.promote(self._uri(state.canary_version), state.canary_version)
         set_alias(self.client, self.model_name, CHAMPION, state.canary_version)
         clear_alias(self.client, self.model_name, CHALLENGER)
         state.weight, state.phase, state.reason = 100, Phase.PROMOTED, reason
@@ -223,6 +220,10 @@ class RolloutController:
         return state
 
     # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _uri(self, version: str) -> str:
+        """What a track serves: one pinned version (``models:/NAME/VERSION``), never an alias that may move."""
+        return str(ModelRef.version_of(self.model_name, version))
 
     def _step_record(self, state: RolloutState) -> StepRecord:
         if not self.steps or self.steps[-1].step != state.step_index + 1:
