@@ -7,45 +7,20 @@ The names and labels below are a contract with monitoring/ rules and rollout/ana
 
 from __future__ import annotations
 
-import collections
-import time
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from ticketops.serving.cpu import ProcessCpuCollector
+from ticketops.serving.kpi_metrics import KpiMetrics
+from ticketops.serving.sliding_share import SlidingShare
+from ticketops.settings import ServiceSettings
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-# Flag to label: a review queue is worked in minutes to hours; the low buckets keep tests and demos readable.
-REVIEW_WAIT_BUCKETS = (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LOG_DROP_REASONS = ("queue_full", "write_error")
-
-
-class SlidingShare:
-    """Share of flagged tickets among the most recent ``size``: O(1) per ticket, read when Prometheus scrapes."""
-
-    def __init__(self, size: int):
-        self._flags: collections.deque[bool] = collections.deque(maxlen=size)
-        self._flagged = 0
-
-    def extend(self, flags: Iterable[bool]) -> None:
-        window = self._flags
-        for flag in flags:
-            if len(window) == window.maxlen:
-                self._flagged -= window[0]
-            window.append(flag)
-            self._flagged += flag
-
-    def __len__(self) -> int:
-        return len(self._flags)
-
-    @property
-    def share(self) -> float | None:
-        return self._flagged / len(self._flags) if self._flags else None
 
 
 class ServiceMetrics:
@@ -60,7 +35,6 @@ class ServiceMetrics:
         currency: str = "USD",
     ):
         self.track = track
-        self._model_version = ""
         self.slow_share_window = slow_share_window
         self.registry = registry or CollectorRegistry()
         r = self.registry
@@ -114,19 +88,6 @@ class ServiceMetrics:
             ["model_version", "correct", "track"],
             registry=r,
         )
-        self._feedback_intent = Counter(
-            "ticketops_feedback_intent_total",
-            "Agent labels joined to a logged prediction, by the true intent: live accuracy per intent.",
-            ["intent", "model_version", "correct", "track"],
-            registry=r,
-        )
-        self._review_wait = Histogram(
-            "ticketops_review_wait_seconds",
-            "Time from a ticket's flag (needs_review at prediction) to its first agent label.",
-            ["model_version", "track"],
-            buckets=REVIEW_WAIT_BUCKETS,
-            registry=r,
-        )
         self._feedback_unmatched = Counter(
             "ticketops_feedback_unmatched_total",
             "Agent labels whose ticket id is not in the prediction log (never logged, dropped or expired).",
@@ -144,13 +105,6 @@ class ServiceMetrics:
             "ticketops_model_info",
             "The served model (value 1): registry version, alias, training data hash, family.",
             ["model_version", "alias", "data_md5", "family", "track"],
-            registry=r,
-            multiprocess_mode="mostrecent",
-        )
-        self._model_loaded = Gauge(
-            "ticketops_model_loaded_timestamp_seconds",
-            "When this replica started serving its model version (unix seconds).",
-            ["model_version", "track"],
             registry=r,
             multiprocess_mode="mostrecent",
         )
@@ -189,14 +143,7 @@ class ServiceMetrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
-        if cpu_hour_price is not None:
-            Gauge(
-                "ticketops_cpu_hour_price",
-                "Price of one CPU-hour of this replica (TICKETOPS_CPU_HOUR_PRICE), for cost per 1,000 tickets.",
-                ["currency", "track"],
-                registry=r,
-            ).labels(currency, track).set(cpu_hour_price)
-        r.register(ProcessCpuCollector(track, lambda: self._model_version))
+        self.kpi = KpiMetrics(track, r, cpu_hour_price, currency)
         self._routing: dict[str, SlidingShare] = {}
         self._ready.labels(track).set(0)
         self._request_children: dict[tuple[str, int], tuple] = {}
@@ -205,6 +152,10 @@ class ServiceMetrics:
         for reason in LOG_DROP_REASONS:  # start every alertable counter at 0 so rate() sees the first drop
             self._log_dropped.labels(reason, track)
         self._feedback_unmatched.labels(track)
+
+    @classmethod
+    def for_settings(cls, settings: ServiceSettings) -> ServiceMetrics:
+        return cls(settings.track, None, settings.slow_share_window, settings.cpu_hour_price, settings.currency)
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -277,13 +228,9 @@ class ServiceMetrics:
         """
         labels = list(labels)
         self._version_children(model_version)
-        # The KPI series, too: increase() cannot see the first labels of a series born between two scrapes.
-        self._review_wait.labels(model_version, self.track)
         for correct in ("true", "false"):
             self._feedback.labels(model_version, correct, self.track)
-        for label in labels:
-            for correct in ("true", "false"):
-                self._feedback_intent.labels(label, model_version, correct, self.track)
+        self.kpi.declare(model_version, labels)
         for stage in stages:
             for label in labels:
                 key = (label, model_version, stage)
@@ -305,13 +252,6 @@ class ServiceMetrics:
     def observe_feedback(self, model_version: str, correct: bool) -> None:
         self._feedback.labels(model_version, "true" if correct else "false", self.track).inc()
 
-    def observe_labelled(self, model_version: str, intent: str, correct: bool) -> None:
-        self._feedback_intent.labels(intent, model_version, "true" if correct else "false", self.track).inc()
-
-    def observe_review_resolved(self, model_version: str, waited_s: float) -> None:
-        """A flagged ticket got its first agent label ``waited_s`` after it was classified."""
-        self._review_wait.labels(model_version, self.track).observe(max(0.0, waited_s))
-
     def observe_unmatched_feedback(self, count: int) -> None:
         if count:
             self._feedback_unmatched.labels(self.track).inc(count)
@@ -324,8 +264,7 @@ class ServiceMetrics:
     def set_model(self, model_version: str, alias: str, data_md5: str, family: str) -> None:
         """Called once per process: a replica serves one version for its whole life (rollouts start new ones)."""
         self._model_info.labels(model_version, alias, data_md5, family, self.track).set(1)
-        self._model_loaded.labels(model_version, self.track).set(time.time())
-        self._model_version = model_version
+        self.kpi.set_model(model_version)
         self._ready.labels(self.track).set(1)
 
     def set_not_ready(self) -> None:

@@ -72,12 +72,7 @@ class ServingRuntime:
 
     def __init__(self, settings: ServiceSettings, metrics: ServiceMetrics | None = None):
         self.settings = settings
-        self.metrics = metrics or ServiceMetrics(
-            settings.track,
-            slow_share_window=settings.slow_share_window,
-            cpu_hour_price=settings.cpu_hour_price,
-            currency=settings.currency,
-        )
+        self.metrics = metrics or ServiceMetrics.for_settings(settings)
         self.log = PredictionLog(
             settings.prediction_log_url,
             queue_size=settings.prediction_log_queue,
@@ -286,9 +281,9 @@ class ServingRuntime:
         found = [m for m in matches if m is not None]
         for match in found:
             self.metrics.observe_feedback(match.model_version, match.correct)
-            self.metrics.observe_labelled(match.model_version, match.true_label, match.correct)
+            self.metrics.kpi.observe_labelled(match.model_version, match.true_label, match.correct)
             if match.needs_review and match.waited_s is not None:
-                self.metrics.observe_review_resolved(match.model_version, match.waited_s)
+                self.metrics.kpi.observe_review_resolved(match.model_version, match.waited_s)
         self.metrics.observe_unmatched_feedback(len(matches) - len(found))
         await self._refresh_live_accuracy({m.model_version for m in found})
         return {"accepted": len(pairs), "matched": len(found)}
