@@ -38,6 +38,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "monitoring" / "grafana"
 CANARY_WEIGHT = 30
+WINDOW = 200  # the monitor's window: every drift signal judges it (live accuracy needs enough labels in it)
 
 
 def ticketops(*args: str) -> list[str]:
@@ -93,7 +94,7 @@ def system(tmp_path_factory):
             processes.append(ManagedProcess(track, command, root / f"{track}.log", {**env, **extra}).start())
         monitor = ManagedProcess(
             "monitor",
-            ticketops("monitor", "--port", str(ports["monitor"]), "--interval", "2", "--window", "200"),
+            ticketops("monitor", "--port", str(ports["monitor"]), "--interval", "2", "--window", str(WINDOW)),
             root / "monitor.log",
             env,
         )
@@ -141,9 +142,9 @@ def test_every_panel_of_both_dashboards_returns_the_series_it_shows(system):
     prom: PromQL = system["prom"]
     started = time.time()
     wait_for(prom, "up == 1", lambda s: len(s) == 4, 60, "stable, canary, splitter and monitor scraped")
-    simulate(system["url"], system["pool"], system["env"], 300, rate=40)
+    simulate(system["url"], system["pool"], system["env"], 300, rate=40)  # 70% (about 210) reach stable v1
     # The monitor judged a full window with every signal, and both tracks' traffic reached the KPI rules.
-    wait_for(prom, "ticketops_drift_window_size >= 200", bool, 90, "a full window checked")
+    wait_for(prom, f"ticketops_drift_window_size >= {WINDOW}", bool, 90, "a full window checked")
     wait_for(prom, "ticketops_drift_enough_data == 1", lambda s: len(s) >= 6, 30, "every drift signal judged")
     wait_for(prom, "ticketops:cost_per_1k_tickets:rate5m", lambda s: len(s) == 2, 30, "cost on both tracks")
     time.sleep(3)  # a few more scrapes and rule evaluations, so the last range-query steps see the newest series
