@@ -22,6 +22,7 @@ from ticketops.rollout.events import RolloutEvent
 DRIFT_SIGNALS = ("embedding", "prediction", "confidence", "text", "review_rate", "live_accuracy", "slow_share")
 P_VALUE_SIGNALS = frozenset({"prediction", "confidence", "review_rate", "slow_share"})
 ROLLOUT_MARKS = {"started": "canary", "promoted": "promoted", "rolled_back": "rolled_back", "aborted": "rolled_back"}
+ALERT_GAP_S = 120.0  # a drift alert quiet this long and firing again is a new episode
 WINDOW = "1m"  # rate and accuracy windows: a few demo traffic batches, short enough to show each step
 
 
@@ -108,6 +109,8 @@ def collect(reader: RangeReader, marks: Iterable[Mark] = ()) -> Timeline:
         accuracy=reader.series(accuracy, by="track"),
     )
     timeline.marks = sorted([*marks, *alert_marks(reader)], key=lambda m: m.at)
+    firsts = [s.times[0] for group in (timeline.traffic, timeline.backlog, timeline.accuracy) for s in group if s.times]
+    timeline.start = max(reader.start, min([*firsts, *(m.at for m in timeline.marks)], default=reader.start) - 30)
     return timeline
 
 
@@ -123,16 +126,20 @@ def drifting_signal(reader: RangeReader) -> str:
 
 
 def alert_marks(reader: RangeReader) -> list[Mark]:
-    """One mark where each run of the firing drift alert begins (per signal)."""
+    """One mark where the drift alert starts firing after a quiet spell of ALERT_GAP_S, over all signals.
+
+    With the demo's short ``for:`` an alert on several signals flaps as windows move; one mark per episode
+    keeps the picture readable (the HTML lists each with the signals that fired).
+    """
     firing = reader.series('ALERTS{alertname="TicketopsDriftDetected", alertstate="firing"}', by="signal")
-    marks = []
-    for series in firing:
-        previous = None
-        for t in series.times:
-            if previous is None or t - previous > 2 * reader.step:
-                marks.append(Mark(t, "alert", f"drift alert ({series.label})"))
-            previous = t
-    return marks
+    points = sorted((t, s.label) for s in firing for t in s.times)
+    episodes: list[tuple[float, float, set[str]]] = []
+    for t, signal in points:
+        if episodes and t - episodes[-1][1] <= ALERT_GAP_S:
+            episodes[-1] = (episodes[-1][0], t, episodes[-1][2] | {signal})
+        else:
+            episodes.append((t, t, {signal}))
+    return [Mark(start, "alert", f"drift alert ({', '.join(sorted(signals))})") for start, _, signals in episodes]
 
 
 def rollout_marks(events: Iterable[RolloutEvent], start: float, end: float) -> list[Mark]:

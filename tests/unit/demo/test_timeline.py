@@ -40,13 +40,18 @@ def line(label: str, values, every: float = 5.0, offset: float = 0.0) -> Series:
     return Series(label, [START + offset + i * every for i in range(len(values))], [float(v) for v in values])
 
 
-def test_an_alert_is_marked_where_each_firing_run_begins():
-    times = [START + t for t in (100, 105, 110, 400, 405)]  # two runs: 100-110 s and from 400 s
-    reader = FakeReader({"ALERTS": [Series("embedding", times, [1.0] * len(times))]})
+def test_an_alert_is_marked_once_per_episode_over_all_signals():
+    embedding = [START + t for t in (100, 105, 110, 400, 405)]  # two episodes: 100-110 s and from 400 s
+    prediction = [START + t for t in (150, 160)]  # flapping within the first episode
+    reader = FakeReader({"ALERTS": [line_at("embedding", embedding), line_at("prediction", prediction)]})
     assert [(m.at - START, m.label) for m in alert_marks(reader)] == [
-        (100, "drift alert (embedding)"),
+        (100, "drift alert (embedding, prediction)"),
         (400, "drift alert (embedding)"),
     ]
+
+
+def line_at(label: str, times: list[float]) -> Series:
+    return Series(label, times, [1.0] * len(times))
 
 
 def test_the_plotted_drift_signal_is_one_that_detected_drift():
