@@ -16,12 +16,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ticketops.config import ScenarioParams
+from ticketops.simulation.feedback import send_feedback
 from ticketops.simulation.scenarios import scenario_window
 
 
@@ -183,8 +185,14 @@ class TrafficGenerator:
         self.summary.seconds += time.monotonic() - started
 
     def _wants_feedback(self, number: int) -> bool:
-        """An exact, evenly spread share of tickets gets a label (ticket ``number`` counts from 1)."""
-        return (number * self.feedback_rate) % 1.0 + self.feedback_rate >= 1.0
+        """An exact, evenly spread share of tickets gets a label (ticket ``number`` counts from 1).
+
+        Ticket n is labelled when floor((n + 1) * rate) passes floor(n * rate), in exact fractions: float
+        arithmetic loses tickets to rounding (0.3 labelled 21 of 100).
+        """
+        share = Fraction(self.feedback_rate).limit_denominator(10_000)
+        p, q = share.numerator, share.denominator
+        return (number + 1) * p // q > number * p // q
 
     async def _request(self, client, batch: list[tuple[str, str, str]], gate: asyncio.Semaphore) -> None:
         import httpx
@@ -212,7 +220,7 @@ class TrafficGenerator:
                 if self._wants_feedback(int(ticket_id.rsplit("-", 1)[1]))
             ]
             if items:
-                sent, unknown = await _send_feedback(client, items)
+                sent, unknown = await send_feedback(client, items)
                 summary.feedback_sent += sent
                 summary.feedback_unknown_label += unknown
                 summary.feedback_failed += len(items) - sent - unknown
@@ -253,45 +261,3 @@ def send_traffic(
         max_text_chars=service_settings().max_text_chars,
     )
     return generator.run(count)
-
-
-def _unknown_positions(response) -> list[int]:
-    """Items the service refused because the served model does not know their label (``items.<i>.label``)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return []
-    if body.get("error") != "unknown_label":
-        return []
-    positions = []
-    for problem in body.get("fields", []):
-        parts = str(problem.get("field", "")).split(".")
-        if len(parts) == 3 and parts[0] == "items" and parts[1].isdigit():
-            positions.append(int(parts[1]))
-    return positions
-
-
-async def _send_feedback(client, items: list[dict]) -> tuple[int, int]:
-    """(accepted, refused for an unknown label): labels of intents the model never had are dropped, once.
-
-    An agent can name an intent the served model does not know (a new product); the service refuses the
-    whole batch then, so those items are left out and the rest is sent again.
-    """
-    import httpx
-
-    unknown = 0
-    for _ in range(2):
-        if not items:
-            return 0, unknown
-        try:
-            response = await client.post("/feedback", json={"items": items})
-        except httpx.HTTPError:
-            return 0, unknown
-        if response.status_code == 200:
-            return len(items), unknown
-        refused = set(_unknown_positions(response))
-        if not refused:
-            return 0, unknown
-        unknown += len(refused)
-        items = [item for i, item in enumerate(items) if i not in refused]
-    return 0, unknown
