@@ -24,7 +24,10 @@ Writes reports/bench/serve.json: every figure, per model the serving goals (HTTP
 ms at half load, single p50 <= 25 ms, zero errors), for the cascade its own goals (>= 1,000 tickets/s over HTTP,
 zero errors, p99 <= 100 ms at half that load, test accuracy within train.cascade.accuracy_tolerance of the slow
 model alone), what the server counted (tickets per stage, batches, the slow-stage share) and how busy the
-machine was in each phase, split between this benchmark's processes and everything else on the machine.
+machine was in each phase, split between this benchmark's processes and everything else on the machine, and
+per model family throughput beside CPU-seconds per 1,000 tickets (``cost_per_family``): in-process from this
+process's CPU time, over HTTP from the server's own ``ticketops_process_cpu_seconds_total`` (the serving worker,
+the counter the ticketops:cpu_seconds_per_1k_tickets:rate5m recording rule divides), drained phases only.
 """
 
 from __future__ import annotations
@@ -128,7 +131,7 @@ def in_process(model_uri: str, texts: list[str], labels: list[str], settings: Se
         scorer = Scorer(loaded.predictor)
         scorer.score_batch(texts[:batch])  # warm-up
         first_pass = []
-        done, started = 0, time.perf_counter()
+        done, started, cpu_started = 0, time.perf_counter(), time.process_time()
         with CpuShare() as cpu:
             while time.perf_counter() - started < seconds or done < len(texts):
                 offset = done % len(texts)
@@ -138,6 +141,7 @@ def in_process(model_uri: str, texts: list[str], labels: list[str], settings: Se
                     first_pass.extend(scores)
                 done += len(chunk)
             elapsed = time.perf_counter() - started
+            cpu_seconds = time.process_time() - cpu_started  # this process: the model's threads included
         single = []
         for text in texts[:100]:
             t0 = time.perf_counter()
@@ -156,6 +160,7 @@ def in_process(model_uri: str, texts: list[str], labels: list[str], settings: Se
         "threads": settings.threads,
         "tickets": done,
         "tickets_per_s": round(done / elapsed, 1),
+        "cpu_seconds_per_1k_tickets": round(1000 * cpu_seconds / done, 3),
         "single_ticket_model_ms_p50": round(1000 * float(np.median(single)), 2),
         "cpu": cpu.result,
     }
@@ -213,6 +218,24 @@ def server_stats(url: str) -> dict:
     }
 
 
+def server_cpu(url: str) -> tuple[float, float]:
+    """(CPU seconds of the serving worker, tickets classified) from the server's own /metrics: the counter
+    behind the ticketops:cpu_seconds_per_1k_tickets:rate5m recording rule, read the same way."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    cpu = sum(s.value for s in samples if s.name == "ticketops_process_cpu_seconds_total")
+    tickets = sum(s.value for s in samples if s.name == "ticketops_predictions_total")
+    return cpu, tickets
+
+
+def cpu_per_1k(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    """CPU-seconds per 1,000 tickets between two server_cpu readings (None when no ticket was classified)."""
+    tickets = after[1] - before[1]
+    return round(1000 * (after[0] - before[0]) / tickets, 3) if tickets > 0 else None
+
+
 def classify_count(url: str) -> float:
     """Requests the server has answered on /classify so far (its own counter)."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -262,10 +285,15 @@ def serve_and_load(model_uri: str, texts: list[str], args: argparse.Namespace, w
         run_wrk(url, bodies, token, args.connections, 3, pid)  # warm-up
         wait_drained(url)
         print(f"  HTTP, {args.connections} connections, {args.duration:.0f}s", flush=True)
+        cpu_before = server_cpu(url)
         full = run_wrk(url, bodies, token, args.connections, args.duration, pid)
         full["server"] = server_stats(url)
         full["drain_seconds_after"] = wait_drained(url)
-        print(f"    {full['requests_per_s']} req/s, p99 {full['latency_ms']['p99']} ms, {full['errors']} errors")
+        full["cpu_seconds_per_1k_tickets"] = cpu_per_1k(cpu_before, server_cpu(url))
+        print(
+            f"    {full['requests_per_s']} req/s, p99 {full['latency_ms']['p99']} ms, {full['errors']} errors, "
+            f"{full['cpu_seconds_per_1k_tickets']} CPU-s per 1,000 tickets"
+        )
         if full["requests_per_s"] <= 0:
             raise RuntimeError(f"no request answered at maximum load: {full}")
 
@@ -279,12 +307,15 @@ def serve_and_load(model_uri: str, texts: list[str], args: argparse.Namespace, w
         connections = max(1, min(args.half_connections, int(target)))
         latency_s = single["latency_ms"]["mean"] / 1000
         think_ms = max(0.0, 1000 * (connections / target - latency_s))
+        cpu_before = server_cpu(url)
         half = run_wrk(url, bodies, token, connections, args.duration, pid, delay_ms=think_ms)
         wait_drained(url)
         if not 0.9 * target <= half["requests_per_s"] <= 1.1 * target:  # one correction step
             think_ms = max(0.0, think_ms * half["requests_per_s"] / target)
+            cpu_before = server_cpu(url)
             half = run_wrk(url, bodies, token, connections, args.duration, pid, delay_ms=think_ms)
             wait_drained(url)
+        half["cpu_seconds_per_1k_tickets"] = cpu_per_1k(cpu_before, server_cpu(url))
         half["target_requests_per_s"] = round(target, 1)
         print(f"  half load: {half['requests_per_s']} req/s, p99 {half['latency_ms']['p99']} ms", flush=True)
         server_after = server_stats(url)
@@ -383,6 +414,24 @@ def prepare_models(args: argparse.Namespace, root: Path, params: Params) -> dict
     return models
 
 
+def cost_per_family(results: dict[str, dict]) -> dict[str, dict]:
+    """Throughput beside CPU-seconds per 1,000 tickets, per model family (in-process, HTTP full and half load)."""
+    table = {}
+    for name, r in results.items():
+        full, half = r["http_max_load"], r["http_half_load"]
+        table[name] = {
+            "family": r["in_process"]["model"]["family"],
+            "in_process": {k: r["in_process"][k] for k in ("tickets_per_s", "cpu_seconds_per_1k_tickets")},
+            "http_max_load": {"tickets_per_s": full["requests_per_s"], **_cpu(full)},
+            "http_half_load": {"tickets_per_s": half["requests_per_s"], **_cpu(half)},
+        }
+    return table
+
+
+def _cpu(phase: dict) -> dict:
+    return {"cpu_seconds_per_1k_tickets": phase["cpu_seconds_per_1k_tickets"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-uri", help="measure this registered model (default: train a cascade, see above)")
@@ -405,7 +454,11 @@ def main() -> None:
         for name, uri in models.items():
             print(f"{name} ({uri}): in-process, {len(texts)} test tickets, batch {settings.batch_max_size}", flush=True)
             inproc = in_process(uri, texts, labels, settings, seconds=args.duration)
-            print(f"  {inproc['tickets_per_s']} tickets/s, test accuracy {inproc['test_accuracy']:.4f}", flush=True)
+            print(
+                f"  {inproc['tickets_per_s']} tickets/s, {inproc['cpu_seconds_per_1k_tickets']} CPU-s per 1,000 "
+                f"tickets, test accuracy {inproc['test_accuracy']:.4f}",
+                flush=True,
+            )
             work = root / f"serve-{name}"
             work.mkdir()
             http = serve_and_load(uri, texts, args, work)
@@ -425,12 +478,14 @@ def main() -> None:
             "load_generator": "wrk -t1 + benchmarks/serve.lua (one ticket per request, test split texts, auth on)",
         },
         "models": results,
+        "cost_per_family": cost_per_family(results),
     }
     if "cascade" in results and "slow_stage_alone" in results:
         tolerance = params.train.cascade.accuracy_tolerance
         report["cascade_goals"] = cascade_goals(results["cascade"], results["slow_stage_alone"], tolerance)
     path = write_report(args.output_name, report)
     print(json.dumps({name: r["goals"] for name, r in results.items()}, indent=2))
+    print(json.dumps({"cost_per_family": report["cost_per_family"]}, indent=2))
     if "cascade_goals" in report:
         print(json.dumps({"cascade_goals": report["cascade_goals"]}, indent=2))
     print(f"wrote {path}")

@@ -88,6 +88,10 @@ class ServiceSettings(BaseSettings):
     force_ungated_versions: list[str] = Field(default_factory=list)
     live_accuracy_window: int = Field(1000, ge=1)  # most recent labelled predictions per model version
     slow_share_window: int = Field(1000, ge=1)  # cascade: recent tickets behind ticketops_slow_stage_share
+    # What one CPU-hour of a replica costs (exported as ticketops_cpu_hour_price; recording rules turn CPU-seconds
+    # per 1,000 tickets into money). Default: an on-demand general-purpose cloud vCPU-hour, roughly.
+    cpu_hour_price: float = Field(0.048, ge=0)
+    currency: str = Field("USD", min_length=1, max_length=8)
 
 
 class RolloutSettings(BaseSettings):

@@ -128,3 +128,21 @@ def shared_reference():
     from ticketops.monitoring.reference import load_reference
 
     return load_reference(str(shared_drift_model().folder), threads=2)
+
+
+def with_review_share(model: DriftModel, share: float, dst: Path) -> DriftModel:
+    """A copy of ``model`` whose review threshold sends ``share`` of its reference tickets to review.
+
+    The drift model's calibrated threshold flags almost nothing (tf-idf on 12 intents is confident), and the
+    review-queue KPIs need flagged tickets. The reference sample is re-flagged with the new threshold, so the
+    review-rate signal still compares like with like; checksums are rewritten for the changed files.
+    """
+    folder = dst / PACKAGE_DIR
+    shutil.copytree(model.folder, folder)
+    reference = read_csv(folder / REFERENCE_FILE)
+    confidence = reference["confidence"].astype(float)
+    threshold = float(confidence.quantile(share))
+    write_json(folder / SERVING_FILE, {"review_threshold": threshold})
+    write_csv(folder / REFERENCE_FILE, reference.assign(needs_review=confidence < threshold))
+    write_checksums(folder)
+    return DriftModel(folder, model.pool, model.labels)

@@ -25,12 +25,8 @@ from ticketops.demo.stack import (
     start_webhook_thread,
     webhook_token,
 )
-from ticketops.demo.workspace import (
-    create_workspace,
-    dvc_executable,
-    enter_workspace,
-    git_commit,
-)
+from ticketops.demo.timeline import record as record_timeline
+from ticketops.demo.workspace import create_workspace, dvc_executable, enter_workspace, git_commit
 from ticketops.processes import wait_until
 from ticketops.registry.ref import ModelRef
 from ticketops.settings import MODEL_NAME
@@ -283,6 +279,7 @@ class Demo:
         stats = self.traffic.stop()
         self.result.failed_requests = stats.failed_requests + self.steady_failed
         self.result.extra["audit"] = humans.audit_summary(self.people.since)
+        self.result.links["timeline"] = str(record_timeline(self.source / "reports" / "demo", self.started))
         return self.result
 
     def shutdown(self) -> None:

@@ -21,6 +21,7 @@ from ticketops.monitoring.check import check_drift
 from ticketops.monitoring.exporter import MonitorMetrics
 from ticketops.monitoring.log_reader import read_log_window, window_span
 from ticketops.monitoring.reference import LOCAL, ReferenceCache
+from ticketops.monitoring.review_metrics import ReviewBacklogCollector
 from ticketops.monitoring.signals import DriftVerdict
 from ticketops.monitoring.store import latest_verdict, save_window
 from ticketops.monitoring.windows import with_embeddings
@@ -148,8 +149,16 @@ def _handler(monitor: Monitor) -> type[BaseHTTPRequestHandler]:
 
 
 def serve(monitor: Monitor, stop: threading.Event) -> None:
-    """Serve the HTTP endpoints and check every ``interval_s`` until ``stop`` is set."""
+    """Serve the HTTP endpoints and check every ``interval_s`` until ``stop`` is set.
+
+    The daemon's ``/metrics`` also carries the review backlog, read from the prediction log at each scrape.
+    """
+    from ticketops.serving.prediction_log import make_engine
+
     s = monitor.settings
+    engine = make_engine(s.prediction_log_url)
+    backlog = ReviewBacklogCollector(engine)
+    monitor.metrics.registry.register(backlog)
     server = ThreadingHTTPServer((s.host, s.port), _handler(monitor))
     thread = threading.Thread(target=server.serve_forever, name="monitor-http", daemon=True)
     thread.start()
@@ -163,3 +172,5 @@ def serve(monitor: Monitor, stop: threading.Event) -> None:
     finally:
         server.shutdown()
         server.server_close()
+        monitor.metrics.registry.unregister(backlog)
+        engine.dispose()

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from ticketops.serving.sliding import SlidingShare
+from ticketops.serving.cascade_metrics import CascadeMetrics
+from ticketops.serving.kpi_metrics import KpiMetrics
+from ticketops.settings import ServiceSettings
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -25,9 +27,15 @@ LOG_DROP_REASONS = ("spool_full", "spool_error")
 class ServiceMetrics:
     """All ticketops_* metrics of one service instance, with the ``track`` label bound once."""
 
-    def __init__(self, track: str, registry: CollectorRegistry | None = None, slow_share_window: int = 1000):
+    def __init__(
+        self,
+        track: str,
+        registry: CollectorRegistry | None = None,
+        slow_share_window: int = 1000,
+        cpu_hour_price: float | None = None,
+        currency: str = "USD",
+    ):
         self.track = track
-        self.slow_share_window = slow_share_window
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self._requests = Counter(
@@ -135,23 +143,8 @@ class ServiceMetrics:
             ["track"],
             registry=r,
         )
-        self._slow_share = Gauge(
-            "ticketops_slow_stage_share",
-            "Cascade: share of the most recent tickets (TICKETOPS_SLOW_SHARE_WINDOW) the fast stage passed to the "
-            "slow stage. It rises when tickets unlike the training data arrive (a drift signal).",
-            ["model_version", "track"],
-            registry=r,
-            multiprocess_mode="mostrecent",
-        )
-        self._slow_share_reference = Gauge(
-            "ticketops_slow_stage_share_reference",
-            "Cascade: share of the model's reference sample (validation tickets) the fast stage passes on, "
-            "the level ticketops_slow_stage_share holds without drift.",
-            ["model_version", "track"],
-            registry=r,
-            multiprocess_mode="mostrecent",
-        )
-        self._routing: dict[str, SlidingShare] = {}
+        self.kpi = KpiMetrics(track, r, cpu_hour_price, currency)
+        self.cascade = CascadeMetrics(track, r, slow_share_window)
         self._ready.labels(track).set(0)
         self._request_children: dict[tuple[str, int], tuple] = {}
         self._prediction_children: dict[tuple[str, str, str], Counter] = {}
@@ -160,6 +153,10 @@ class ServiceMetrics:
             self._log_dropped.labels(reason, track)
         self._log_backlog.labels(track).set(0)
         self._feedback_unmatched.labels(track)
+
+    @classmethod
+    def for_settings(cls, settings: ServiceSettings) -> ServiceMetrics:
+        return cls(settings.track, None, settings.slow_share_window, settings.cpu_hour_price, settings.currency)
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -188,20 +185,6 @@ class ServiceMetrics:
         """Model time of a stage that runs outside the batcher (a cascade's fast stage, per request)."""
         self._stage_latency.labels(stage, self.track).observe(seconds)
 
-    def observe_routing(self, model_version: str, to_slow: Iterable[bool]) -> None:
-        """Cascade routing of each ticket (True: passed to the slow stage), for the sliding slow-stage share."""
-        window = self._routing.get(model_version)
-        if window is None:
-            window = self._routing[model_version] = SlidingShare(self.slow_share_window)
-        window.extend(to_slow)
-
-    def set_slow_share_reference(self, model_version: str, share: float) -> None:
-        self._slow_share_reference.labels(model_version, self.track).set(share)
-
-    def slow_share(self, model_version: str) -> float | None:
-        window = self._routing.get(model_version)
-        return window.share if window is not None else None
-
     def observe_predictions(
         self,
         model_version: str,
@@ -229,9 +212,15 @@ class ServiceMetrics:
         learnt new intents (the stable track has no series for them) from one that merely predicts differently.
         The needs-review counter is created with them: the review rate divides one by the other, and canary
         analysis counts a series that already existed differently from one born inside its window
-        (rollout/analysis.py, window_increase), so numerator and denominator must be born together.
+        (rollout/analysis.py, window_increase), so numerator and denominator must be born together. The
+        feedback counters (overall and per intent) and the review-wait histogram start at 0 for the same reason
+        (KPI rules and the live-accuracy check).
         """
+        labels = list(labels)
         self._version_children(model_version)
+        for correct in ("true", "false"):
+            self._feedback.labels(model_version, correct, self.track)
+        self.kpi.declare(model_version, labels)
         for stage in stages:
             for label in labels:
                 key = (label, model_version, stage)
@@ -265,6 +254,7 @@ class ServiceMetrics:
     def set_model(self, model_version: str, alias: str, data_md5: str, family: str) -> None:
         """Called once per process: a replica serves one version for its whole life (rollouts start new ones)."""
         self._model_info.labels(model_version, alias, data_md5, family, self.track).set(1)
+        self.kpi.set_model(model_version)
         self._ready.labels(self.track).set(1)
 
     def set_not_ready(self) -> None:
@@ -286,8 +276,5 @@ class ServiceMetrics:
 
     def render(self) -> bytes:
         """The text exposition format of this instance's registry (sliding shares are read now, not per ticket)."""
-        for model_version, window in self._routing.items():
-            share = window.share
-            if share is not None:
-                self._slow_share.labels(model_version, self.track).set(share)
+        self.cascade.publish()
         return generate_latest(self.registry)

@@ -40,6 +40,9 @@ class LabelOutcome:
     label: str
     status: str
     true_label: str | None
+    needs_review: bool = False
+    # seconds from the prediction to the label that first settled it (None otherwise): a flagged ticket's wait
+    waited_s: float | None = None
 
     @property
     def correct(self) -> bool:
@@ -57,7 +60,9 @@ class QueueItem:
     reasons: dict = field(default_factory=dict)
 
 
-def _unlabelled():
+def awaiting_review():
+    """The queue's one definition: flagged, not settled, and labelled by no one (a disputed ticket waits for an
+    admin in the adjudication list instead). ``GET /review`` and the monitor's backlog gauges both use it."""
     c = predictions.c
     labelled = exists().where(review_labels.c.row_id == c.row_id)
     return and_(c.needs_review.is_(True), c.true_label.is_(None), ~labelled)
@@ -67,10 +72,10 @@ def pending_queue(engine: Engine, limit: int) -> tuple[int, list[QueueItem]]:
     """(how many wait, the ``limit`` oldest of them)."""
     c = predictions.c
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(predictions).where(_unlabelled())).scalar_one()
+        total = conn.execute(select(func.count()).select_from(predictions).where(awaiting_review())).scalar_one()
         rows = conn.execute(
             select(c.ticket_id, c.text, c.label, c.confidence, c.model_version, c.created_at)
-            .where(_unlabelled())
+            .where(awaiting_review())
             .order_by(c.created_at, c.row_id)
             .limit(limit)
         ).fetchall()
@@ -107,9 +112,9 @@ def _newest_rows(conn: Connection, ids: Sequence[str]) -> dict:
         select(func.max(c.row_id).label("row_id")).where(c.ticket_id.in_(list(ids))).group_by(c.ticket_id).subquery()
     )
     rows = conn.execute(
-        select(c.row_id, c.ticket_id, c.text, c.label, c.model_version, c.true_label).join(
-            newest, newest.c.row_id == c.row_id
-        )
+        select(
+            c.row_id, c.ticket_id, c.text, c.label, c.model_version, c.true_label, c.needs_review, c.created_at
+        ).join(newest, newest.c.row_id == c.row_id)
     ).fetchall()
     return {r.ticket_id: r for r in rows}
 
@@ -193,8 +198,19 @@ def apply_labels(
                 .where(predictions.c.row_id == row.row_id)
                 .values(true_label=true_label, feedback_at=now if true_label is not None else None)
             )
+            first = row.true_label is None and true_label is not None
             outcomes.append(
-                LabelOutcome(item.id, row.row_id, row.label, row.model_version, item.label, status, true_label)
+                LabelOutcome(
+                    item.id,
+                    row.row_id,
+                    row.label,
+                    row.model_version,
+                    item.label,
+                    status,
+                    true_label,
+                    bool(row.needs_review),
+                    now - row.created_at if first else None,
+                )
             )
             action = {ADJUDICATED: "label.adjudicated", DISPUTED: "label.disputed"}.get(status, "label.given")
             details = {

@@ -51,7 +51,7 @@ class ServingRuntime:
 
     def __init__(self, settings: ServiceSettings, metrics: ServiceMetrics | None = None):
         self.settings = settings
-        self.metrics = metrics or ServiceMetrics(settings.track, slow_share_window=settings.slow_share_window)
+        self.metrics = metrics or ServiceMetrics.for_settings(settings)
         self.log = PredictionLog(
             settings.prediction_log_url,
             queue_size=settings.prediction_log_queue,
@@ -156,7 +156,7 @@ class ServingRuntime:
         predictable = loaded.predictor.classifier.predictable_labels()
         self.metrics.declare_labels(model.version, predictable, (FAST, SLOW) if stages else (scorer.stage,))
         if reference_share is not None:
-            self.metrics.set_slow_share_reference(model.version, reference_share)
+            self.metrics.cascade.set_reference(model.version, reference_share)
         self.not_ready_reason = ""
         logger.info(
             "ready: serving %s version %s (family %s, data %s, track %s)",
@@ -260,7 +260,7 @@ class ServingRuntime:
         else:
             first = await anyio.to_thread.run_sync(stages.score_fast, texts)
         self.metrics.observe_stage(FAST, time.perf_counter() - started)
-        self.metrics.observe_routing(version, [score is None for score in first])
+        self.metrics.cascade.observe_routing(version, [score is None for score in first])
         unsure = [i for i, score in enumerate(first) if score is None]
         answers = dict(zip(unsure, await batcher.submit([texts[i] for i in unsure]), strict=True)) if unsure else {}
         return [score if score is not None else answers[i] for i, score in enumerate(first)]
@@ -275,7 +275,11 @@ class ServingRuntime:
         outcomes = await anyio.to_thread.run_sync(humans.label, items, user, model.labels)
         for outcome in outcomes:
             if outcome.true_label is not None:
-                self.metrics.observe_feedback(outcome.model_version, outcome.predicted == outcome.true_label)
+                correct = outcome.predicted == outcome.true_label
+                self.metrics.observe_feedback(outcome.model_version, correct)
+                self.metrics.kpi.observe_labelled(outcome.model_version, outcome.true_label, correct)
+            if outcome.needs_review and outcome.waited_s is not None:
+                self.metrics.kpi.observe_review_resolved(outcome.model_version, outcome.waited_s)
         await self._refresh_live_accuracy({o.model_version for o in outcomes})
         statuses = [o.status for o in outcomes]
         return {

@@ -16,7 +16,7 @@ PROMETHEUS = ROOT / "monitoring" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 TEST_FILES = sorted((PROMETHEUS / "tests").glob("*test*.yml"))
 ALERTMANAGER = ROOT / "monitoring" / "alertmanager" / "alertmanager.yml"
-GRAFANA = ROOT / "monitoring" / "grafana" / "ticketops.json"
+GRAFANA = sorted((ROOT / "monitoring" / "grafana").glob("*.json"))
 REQUIRED_ALERTS = {
     "TicketopsDriftDetected",
     "TicketopsReviewRateHigh",
@@ -61,6 +61,18 @@ def test_promtool_unit_tests_cover_every_alert():
     assert set(alerts()) <= tested, f"alerts without a promtool test: {set(alerts()) - tested}"
 
 
+def test_every_recording_rule_has_a_promtool_test():
+    recorded = {
+        rule["record"]
+        for path in RULE_FILES
+        for g in yaml.safe_load(path.read_text())["groups"]
+        for rule in g["rules"]
+        if "record" in rule
+    }
+    tested = {m for path in TEST_FILES for m in re.findall(r"\b(ticketops:[a-z0-9_:]+)", path.read_text())}
+    assert recorded and recorded <= tested, f"recording rules without a promtool test: {recorded - tested}"
+
+
 def test_the_required_alerts_exist():
     assert set(alerts()) >= REQUIRED_ALERTS
 
@@ -75,12 +87,22 @@ def test_only_drift_alerts_reach_the_retraining_webhook():
 
 
 def exported_metric_names() -> set[str]:
-    """Every metric name the service and the monitor export (counters also as _total, histograms' series)."""
+    """Every metric name the service, the monitor and the splitter export (counters also as _total, histograms'
+    series), the monitor's review backlog on an empty prediction log included."""
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy import create_engine
+
     from ticketops.monitoring.exporter import MonitorMetrics
+    from ticketops.monitoring.review_metrics import ReviewBacklogCollector
+    from ticketops.rollout.local.splitter import splitter_metrics
     from ticketops.serving.metrics import ServiceMetrics
 
+    backlog, splitter = CollectorRegistry(), CollectorRegistry()
+    backlog.register(ReviewBacklogCollector(create_engine("sqlite://")))
+    splitter_metrics(splitter)
+    service = ServiceMetrics("stable", cpu_hour_price=0.05).registry
     names: set[str] = set()
-    for registry in (ServiceMetrics("stable").registry, MonitorMetrics().registry):
+    for registry in (service, MonitorMetrics().registry, backlog, splitter):
         for family in registry.collect():
             names.add(family.name)
             names.update({f"{family.name}_total", f"{family.name}_bucket", f"{family.name}_count"})
@@ -91,13 +113,28 @@ def queried_metric_names(text: str) -> set[str]:
     return set(re.findall(r"\bticketops_[a-z_]+\b", text))
 
 
-def test_rules_and_grafana_query_only_exported_metrics():
+def recorded_names() -> set[str]:
+    groups = [g for path in RULE_FILES for g in yaml.safe_load(path.read_text())["groups"]]
+    return {rule["record"] for g in groups for rule in g["rules"] if "record" in rule}
+
+
+def test_rules_and_grafana_query_only_exported_metrics_and_recorded_series():
     exported = exported_metric_names()
     rules_text = "\n".join(path.read_text() for path in RULE_FILES)
     assert queried_metric_names(rules_text) <= exported, queried_metric_names(rules_text) - exported
-    dashboard = json.loads(GRAFANA.read_text())
-    exprs = "\n".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
-    assert queried_metric_names(exprs) <= exported, queried_metric_names(exprs) - exported
-    titles = {p["title"] for p in dashboard["panels"]}
-    for wanted in ("Ticket volume by predicted category", "Review rate", "Served model version"):
+    assert len(GRAFANA) == 2
+    for path in GRAFANA:
+        dashboard = json.loads(path.read_text())
+        exprs = "\n".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
+        exprs += "\n".join(a["expr"] for a in dashboard["annotations"]["list"])
+        assert queried_metric_names(exprs) <= exported, (path.name, queried_metric_names(exprs) - exported)
+        recorded = set(re.findall(r"\bticketops:[a-z0-9_:]+", exprs))
+        assert recorded <= recorded_names(), (path.name, recorded - recorded_names())
+    titles = {p["title"] for path in GRAFANA for p in json.loads(path.read_text())["panels"]}
+    for wanted in (
+        "Tickets per intent (per hour)",
+        "Automation rate",
+        "Served model version",
+        "Cost per 1,000 tickets",
+    ):
         assert wanted in titles

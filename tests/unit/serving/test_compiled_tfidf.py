@@ -14,7 +14,7 @@ from ticketops.modeling.classifiers import TfidfClassifier
 from ticketops.modeling.linear import LinearHead
 from ticketops.modeling.training import label_indices, train_classifier
 from ticketops.serving.compiled_tfidf import CompiledMismatch, CompiledTfidf, UnsupportedVectorizer
-from ticketops.serving.metrics import SlidingShare
+from ticketops.serving.sliding_share import SlidingShare
 
 ODD_TEXTS = [
     "qqqq zzzz",  # no known word; a few known character n-grams at most

@@ -284,6 +284,19 @@ def test_feedback_joins_the_logged_prediction_and_sets_live_accuracy(client, reg
     expected = sum(flag for (flag,) in labelled) / len(labelled)
     live = [s.value for s in families["ticketops_live_accuracy"] if s.labels["model_version"] == version]
     assert live == [pytest.approx(expected)]
+    # KPI series: labels per true intent, and how long flagged tickets waited for theirs.
+    by_intent = {
+        (s.labels["intent"], s.labels["correct"]): s.value
+        for s in families["ticketops_feedback_intent"]
+        if s.name.endswith("_total") and s.labels["model_version"] == version and s.value
+    }
+    assert by_intent[(first["label"], "true")] >= 1 and by_intent[(wrong_label, "false")] >= 1
+    waits = [
+        s.value
+        for s in families["ticketops_review_wait_seconds"]
+        if s.name.endswith("_count") and s.labels["model_version"] == version
+    ]
+    assert waits and waits[0] >= first["needs_review"] + second["needs_review"]
 
 
 def test_feedback_with_an_unknown_label_is_rejected_with_400(client) -> None:

@@ -111,6 +111,19 @@ def stack_upstreams(processes_file: Path) -> AllowedUpstreams:
     return allowed
 
 
+def splitter_metrics(registry: CollectorRegistry) -> tuple[Counter, Counter, Counter, Gauge]:
+    """The splitter's series (dashboards and their tests read the names from here)."""
+    forwarded = Counter(
+        "ticketops_splitter_requests_total", "Requests forwarded", ["track", "status"], registry=registry
+    )
+    retries = Counter(
+        "ticketops_splitter_retries_total", "Requests retried on stable after a canary failure", registry=registry
+    )
+    failed = Counter("ticketops_splitter_failed_total", "Requests no upstream could answer", registry=registry)
+    weight = Gauge("ticketops_splitter_canary_weight", "Percent of traffic sent to the canary", registry=registry)
+    return forwarded, retries, failed, weight
+
+
 def build_apps(split_path: Path, authorizer: Authorizer, allowed_upstreams: AllowedUpstreams):
     """(public app, admin app) sharing one router and one metrics registry."""
     import aiohttp
@@ -119,14 +132,7 @@ def build_apps(split_path: Path, authorizer: Authorizer, allowed_upstreams: Allo
     from ticketops.serving.auth_middleware import aiohttp_middleware
 
     registry = CollectorRegistry()
-    forwarded = Counter(
-        "ticketops_splitter_requests_total", "Requests forwarded", ["track", "status"], registry=registry
-    )
-    retries = Counter(
-        "ticketops_splitter_retries_total", "Requests retried on stable after a canary failure", registry=registry
-    )
-    failed = Counter("ticketops_splitter_failed_total", "Requests no upstream could answer", registry=registry)
-    weight_gauge = Gauge("ticketops_splitter_canary_weight", "Percent of traffic sent to the canary", registry=registry)
+    forwarded, retries, failed, weight_gauge = splitter_metrics(registry)
     router = Router(check_upstreams(load_split(split_path), allowed_upstreams()))  # a tampered file is refused too
     weight_gauge.set(router.split.weight)
 

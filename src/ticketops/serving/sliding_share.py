@@ -1,4 +1,4 @@
-"""A share over the most recent events (a cascade's slow-stage share): bounded memory, exact over its window."""
+"""A share of flagged items among the most recent N, kept in O(1) per item (the cascade's slow-stage share)."""
 
 from __future__ import annotations
 
