@@ -196,7 +196,13 @@ class LocalStack:
             "rule_files": [str(rules / "*.yml")] if rules.exists() else [],
             "scrape_configs": [
                 {
+                    # The service labels every series with the model_version that answered (or, for feedback,
+                    # the version whose logged prediction was judged); a target label of the same name would
+                    # overwrite it with the *receiving* replica's version (Prometheus renames the scraped one to
+                    # exported_model_version), and feedback the splitter sends to the other replica would be
+                    # credited to the wrong model. Same as the PodMonitor on Kubernetes (honorLabels).
                     "job_name": "ticketops",
+                    "honor_labels": True,
                     "file_sd_configs": [{"files": [str(self.targets_path)], "refresh_interval": "1s"}],
                 },
                 {
@@ -209,13 +215,14 @@ class LocalStack:
         }
 
     def write_targets(self) -> None:
-        """Prometheus' view of the service processes, labelled by track."""
+        """Prometheus' view of the service processes, labelled by track and the version the process serves
+        (``served_version``: never ``model_version``, which the series carry themselves)."""
         groups = []
         for name in (STABLE, CANARY):
             rec = self.record(name)
             if rec is not None:
                 groups.append(
-                    {"targets": [f"127.0.0.1:{rec.port}"], "labels": {"track": name, "model_version": rec.version}}
+                    {"targets": [f"127.0.0.1:{rec.port}"], "labels": {"track": name, "served_version": rec.version}}
                 )
         self.targets_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.targets_path, lambda tmp: tmp.write_text(json.dumps(groups, indent=2)))
