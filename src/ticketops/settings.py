@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MODEL_NAME = "ticket-classifier"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+SHADOW_HEADER = "X-Ticketops-Shadow"  # a /classify copied by the splitter in a shadow phase: answered, not logged
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
 ROOT_MARKERS = ("dvc.yaml", "params.yaml")
 

@@ -1,8 +1,13 @@
 """The rollout controller: canary steps with metric gates, promotion, rollback, resumable state.
 
 Argo Rollouts / Flagger semantics: each step waits, analyses, and only a passing analysis moves traffic
-on; a failed analysis counts toward rollback; a missing measurement (inconclusive) pauses and retries and
-never promotes. The MLflow registry is updated at the same moment as traffic: promotion moves @champion,
+on; a failed analysis counts toward rollback; a missing measurement (inconclusive) waits and never promotes.
+The first phase is the shadow (when the backend can mirror): the challenger answers copies of live tickets
+that no customer sees. Checks are sequential tests (rollout/sequential.py), so a phase lasts until each
+check has decided; a phase still undecided at ``max_step_seconds`` pauses the rollout (``halted``) for an
+operator to resume or abort. Promotion needs evidence that the challenger's accuracy holds (the shadow's
+paired test, or live accuracy) unless params say ``require_accuracy_evidence: false``.
+The MLflow registry is updated at the same moment as traffic: promotion moves @champion,
 rollback clears @challenger, and each decision is recorded as a tag and an event.
 """
 
@@ -14,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ticketops.config import RolloutParams
-from ticketops.rollout.analysis import Analysis, CanaryAnalysis, Verdict
+from ticketops.rollout.analysis import CANARY_PHASE, SHADOW, Analysis, CanaryAnalysis, Verdict
 from ticketops.rollout.backend import RolloutBackend
 from ticketops.rollout.events import EventLog, RolloutEvent, registry_tag
 from ticketops.rollout.state import Phase, RolloutState
@@ -104,11 +109,16 @@ class RolloutController:
             canary_version=str(challenger.version),
             steps=[s for s in self.params.steps if 0 < s <= 100],
         )
+        if self.params.shadow.enabled and self.backend.supports_shadow:
+            state.steps = [0, *state.steps]
         if not state.steps:
             raise RolloutError("rollout.steps in params.yaml has no step between 1 and 100")
         self.backend.deploy_canary(model_uri(self.model_name, state.canary_version), state.canary_version)
         self._enter_step(state, 0)
-        self._record(state, "started", reason=f"canary v{state.canary_version} beside stable v{state.stable_version}")
+        shadow = " (shadow first)" if state.steps[0] == 0 else ""
+        self._record(
+            state, "started", reason=f"canary v{state.canary_version} beside stable v{state.stable_version}{shadow}"
+        )
         return state
 
     def resume(self) -> RolloutState:
@@ -116,13 +126,16 @@ class RolloutController:
         if state is None or state.phase.finished:
             raise RolloutError("no rollout in progress to resume")
         self.log(f"resuming rollout {state.rollout_id} at step {state.step_index + 1} ({state.weight}%)")
-        self.backend.set_weight(state.weight)  # re-assert traffic as recorded, whatever happened meanwhile
+        self._apply_traffic(state)  # re-assert traffic as recorded, whatever happened meanwhile
+        state.halted = False
+        state.step_deadline_at = time.time() + self.params.max_step_seconds  # another maximum time, same data
+        self._save(state)
         return state
 
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self, state: RolloutState) -> RolloutReport:
-        while not state.phase.finished:
+        while not state.phase.finished and not state.halted:
             self.sleep(self.params.analysis_interval_s)
             self.tick(state)
         return RolloutReport(state, self.steps)
@@ -134,12 +147,20 @@ class RolloutController:
         if not self.backend.canary_ready():
             self.rollback(state, "canary not ready: process down or failing its readiness probe")
             return
-        window = time.time() - state.step_started_at
-        analysis = self.analysis.run(int(window), state.canary_version, state.stable_version)
-        self._step_record(state).analyses.append({"time": time.time(), **analysis.as_dict()})
-        self.log(
-            f"step {state.step_index + 1}/{len(state.steps)} at {state.weight}%: {analysis.verdict} ({analysis.reason})"
+        now = time.time()
+        window = now - state.step_started_at
+        phase = SHADOW if state.weight == 0 else CANARY_PHASE
+        analysis = self.analysis.run(
+            int(window), state.canary_version, state.stable_version, phase, optional=self._optional(state)
         )
+        self._step_record(state).analyses.append({"time": now, **analysis.as_dict()})
+        self.log(
+            f"step {state.step_index + 1}/{len(state.steps)} {self._describe(state)}: {analysis.verdict} "
+            f"({analysis.reason})"
+        )
+        for name in ("shadow_accuracy", "live_accuracy"):
+            if not state.accuracy_evidence and analysis.passed(name):
+                state.accuracy_evidence = f"{name} at step {state.step_index + 1}"
         if analysis.verdict == Verdict.FAIL:
             state.failures += 1
             state.inconclusive = 0
@@ -148,30 +169,61 @@ class RolloutController:
             if state.failures >= self.params.max_failures:
                 self.rollback(state, f"{state.failures} failed analyses: {analysis.reason}", analysis)
                 return
-        elif analysis.verdict == Verdict.INCONCLUSIVE:
+        elif analysis.verdict == Verdict.INCONCLUSIVE or window < self.params.min_step_seconds:
             state.inconclusive += 1
-            if state.phase != Phase.PAUSED:
+            if state.phase != Phase.PAUSED and analysis.verdict == Verdict.INCONCLUSIVE:
                 state.phase = Phase.PAUSED
                 self._record(state, "paused", analysis)
-            if state.inconclusive >= self.params.max_inconclusive:
-                self.rollback(
-                    state, f"analysis inconclusive {state.inconclusive} times in a row: {analysis.reason}", analysis
-                )
-                return
+            self._halt_if_due(state, now, window, analysis, analysis.reason)
+        elif self._last_step(state) and self.params.require_accuracy_evidence and not state.accuracy_evidence:
+            state.phase = Phase.PAUSED  # every check passed, but nothing has shown the accuracy holds yet
+            state.reason = "waiting for accuracy evidence (shadow_accuracy or live_accuracy must pass)"
+            self._halt_if_due(state, now, window, analysis, state.reason)
         else:
             state.failures = 0
             state.inconclusive = 0
             state.phase = Phase.RUNNING
-            if window >= self.params.min_step_seconds:
-                self._record(state, "analysis", analysis)
-                self._advance(state)
-                return
+            self._record(state, "analysis", analysis)
+            self._advance(state)
+            return
         self._save(state)
+
+    def _halt_if_due(self, state: RolloutState, now: float, window: float, analysis: Analysis, why: str) -> None:
+        if state.step_deadline_at and now >= state.step_deadline_at:
+            state.halted = True
+            state.reason = (
+                f"inconclusive after {window:.0f}s (max_step_seconds {self.params.max_step_seconds:g}): "
+                f"{why}; resume to collect more, or abort"
+            )
+            self._record(state, "halted", analysis, reason=state.reason)
+
+    @staticmethod
+    def _last_step(state: RolloutState) -> bool:
+        following = state.step_index + 1
+        return following >= len(state.steps) or state.steps[following] >= 100
+
+    def _optional(self, state: RolloutState) -> frozenset[str]:
+        """Live accuracy guards canary steps (it may fail them) but only holds the last one, and only while no
+        accuracy evidence exists: at 10% of traffic it rarely has its sample, the shadow's paired test has."""
+        if self._last_step(state) and self.params.require_accuracy_evidence and not state.accuracy_evidence:
+            return frozenset()
+        return frozenset({"live_accuracy"})
+
+    @staticmethod
+    def _describe(state: RolloutState) -> str:
+        return "shadow (mirrored)" if state.weight == 0 else f"at {state.weight}%"
+
+    def _apply_traffic(self, state: RolloutState) -> None:
+        if state.weight == 0:
+            self.backend.set_shadow()
+        else:
+            self.backend.set_weight(state.weight)
 
     def _advance(self, state: RolloutState) -> None:
         following = state.step_index + 1
         if following >= len(state.steps) or state.steps[following] >= 100:
-            self.promote(state, f"all {following} analysed step(s) passed")
+            evidence = f"; accuracy evidence: {state.accuracy_evidence}" if state.accuracy_evidence else ""
+            self.promote(state, f"all {following} analysed step(s) passed{evidence}")
         else:
             self._enter_step(state, following)
             self._record(state, "step", reason=f"traffic to canary now {state.weight}%")
@@ -181,8 +233,9 @@ class RolloutController:
         state.weight = state.steps[index]
         state.failures = state.inconclusive = 0
         state.phase = Phase.RUNNING
-        self.backend.set_weight(state.weight)
+        self._apply_traffic(state)
         state.step_started_at = time.time()
+        state.step_deadline_at = state.step_started_at + self.params.max_step_seconds
         self._save(state)
 
     # --- decisions -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ticketops.serving.limits import check_classify_limits, parse_json, read_bod
 from ticketops.serving.metrics import CONTENT_TYPE
 from ticketops.serving.redaction import redact
 from ticketops.serving.runtime import NotReady, ServingRuntime, UnknownLabels
+from ticketops.settings import SHADOW_HEADER
 
 logger = logging.getLogger("ticketops.serving")
 
@@ -80,10 +81,10 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
         finally:
             admission.in_flight -= 1
 
-    async def classify_work(rt: ServingRuntime, body: bytes) -> dict:
+    async def classify_work(rt: ServingRuntime, body: bytes, shadow: bool = False) -> dict:
         payload = parse_json(ClassifyRequest, body)
         check_classify_limits(payload, rt.settings.max_tickets, rt.settings.max_text_chars)
-        return await rt.classify(payload)
+        return await rt.classify(payload, log=not shadow)
 
     async def feedback_work(rt: ServingRuntime, body: bytes) -> dict:
         payload = parse_json(FeedbackRequest, body)
@@ -102,7 +103,10 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
         return await rt.feedback(payload)
 
     async def classify(request: Request) -> Response:
-        return await guarded("/classify", request, classify_work)
+        # A copy mirrored by the splitter in a rollout's shadow phase: answered and counted in the metrics, but
+        # not logged (its answer is discarded; a second row per ticket id would take the agent's label).
+        shadow = request.headers.get(SHADOW_HEADER) == "1"
+        return await guarded("/classify", request, lambda rt, body: classify_work(rt, body, shadow))
 
     async def feedback(request: Request) -> Response:
         return await guarded("/feedback", request, feedback_work)

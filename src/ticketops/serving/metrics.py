@@ -97,8 +97,9 @@ class ServiceMetrics:
         )
         self._feedback = Counter(
             "ticketops_feedback_total",
-            "Agent labels joined to a logged prediction, by whether the prediction was correct.",
-            ["model_version", "correct", "track"],
+            "Agent labels joined to a logged prediction, by the version that answered, whether it was right and the "
+            "true label (so canary analysis compares versions on the intents both can predict).",
+            ["model_version", "correct", "true_label", "track"],
             registry=r,
         )
         self._feedback_unmatched = Counter(
@@ -251,8 +252,8 @@ class ServiceMetrics:
 
     # --- feedback ------------------------------------------------------------------------------
 
-    def observe_feedback(self, model_version: str, correct: bool) -> None:
-        self._feedback.labels(model_version, "true" if correct else "false", self.track).inc()
+    def observe_feedback(self, model_version: str, correct: bool, true_label: str) -> None:
+        self._feedback.labels(model_version, "true" if correct else "false", true_label, self.track).inc()
 
     def observe_unmatched_feedback(self, count: int) -> None:
         if count:

@@ -100,6 +100,7 @@ class PredictionLog:
         batch_size: int = 500,
         prune_every_s: float = 60.0,
         on_drop: DropCallback | None = None,
+        feedback_wait_s: float = 2.0,
     ):
         self.url = url
         self.retention_rows = retention_rows
@@ -107,6 +108,7 @@ class PredictionLog:
         self.batch_size = batch_size
         self.prune_every_s = prune_every_s
         self.on_drop = on_drop or (lambda count, reason: None)
+        self.feedback_wait_s = feedback_wait_s
         self._queue: queue.Queue[LogRow] = queue.Queue(maxsize=queue_size)
         self._engine: Engine | None = None
         self._thread: threading.Thread | None = None
@@ -235,17 +237,36 @@ class PredictionLog:
 
     # --- feedback ----------------------------------------------------------------------------
 
-    def apply_feedback(self, labels: Sequence[tuple[str, str]], now: float | None = None) -> list[FeedbackMatch | None]:
+    def apply_feedback(
+        self, labels: Sequence[tuple[str, str]], now: float | None = None, wait_s: float | None = None
+    ) -> list[FeedbackMatch | None]:
         """Store each (ticket id, true label) on the newest logged prediction with that id; None where none exists.
 
-        Rows still queued are flushed first, so feedback right after a prediction finds it.
+        Rows still queued here are flushed first. A label can also reach this replica before the replica that
+        answered the ticket (the splitter routes requests, not tickets) has written its row to the shared log:
+        ids not found are looked up again for up to ``wait_s`` seconds before they count as unmatched.
         """
         self.flush()
         now = time.time() if now is None else now
-        matches: list[FeedbackMatch | None] = []
+        wait_s = self.feedback_wait_s if wait_s is None else wait_s
+        matches: list[FeedbackMatch | None] = [None] * len(labels)
+        pending = list(range(len(labels)))
+        deadline = time.monotonic() + wait_s
+        while True:
+            pending = self._match(labels, pending, matches, now)
+            if not pending or time.monotonic() >= deadline:
+                return matches
+            time.sleep(0.1)
+
+    def _match(
+        self, labels: Sequence[tuple[str, str]], positions: list[int], matches: list[FeedbackMatch | None], now: float
+    ) -> list[int]:
+        """Join the labels at ``positions``; returns the positions still without a logged prediction."""
         c = predictions.c
+        missing = []
         with self.engine.begin() as conn:
-            for ticket_id, true_label in labels:
+            for i in positions:
+                ticket_id, true_label = labels[i]
                 row = conn.execute(
                     select(c.row_id, c.label, c.model_version)
                     .where(c.ticket_id == ticket_id)
@@ -253,13 +274,13 @@ class PredictionLog:
                     .limit(1)
                 ).first()
                 if row is None:
-                    matches.append(None)
+                    missing.append(i)
                     continue
                 conn.execute(
                     update(predictions).where(c.row_id == row.row_id).values(true_label=true_label, feedback_at=now)
                 )
-                matches.append(FeedbackMatch(ticket_id, row.label, true_label, row.model_version))
-        return matches
+                matches[i] = FeedbackMatch(ticket_id, row.label, true_label, row.model_version)
+        return missing
 
     def live_accuracy(self, model_version: str, window: int) -> float | None:
         """Accuracy over the ``window`` most recently labelled predictions of ``model_version`` (None if none)."""

@@ -212,8 +212,9 @@ class ServingRuntime:
             raise NotReady(self.not_ready_reason or "model is loading")
         return model, batcher
 
-    async def classify(self, request: ClassifyRequest) -> dict:
-        """Predictions for every ticket, batched with concurrent requests; logged (redacted) off the request path."""
+    async def classify(self, request: ClassifyRequest, log: bool = True) -> dict:
+        """Predictions for every ticket, batched with concurrent requests; logged (redacted) off the request path
+        unless ``log`` is False (a shadow copy: the splitter mirrored it, its answer goes nowhere)."""
         model, batcher = self._require_model()
         texts = [ticket.text for ticket in request.tickets]
         started = time.perf_counter()
@@ -231,6 +232,8 @@ class ServingRuntime:
             (s.needs_review for s in scores),
         )
         now = time.time()
+        if not log:
+            return self._answer(model.version, ids, scores)
         self.log.submit(
             [
                 LogRow(
@@ -247,8 +250,12 @@ class ServingRuntime:
                 for ticket_id, text, score in zip(ids, texts, scores, strict=True)
             ]
         )
+        return self._answer(model.version, ids, scores)
+
+    @staticmethod
+    def _answer(version: str, ids: list[str], scores: Sequence[TicketScore]) -> dict:
         return {
-            "model_version": model.version,
+            "model_version": version,
             "predictions": [
                 {"id": ticket_id, "label": s.label, "confidence": s.confidence, "needs_review": s.needs_review}
                 for ticket_id, s in zip(ids, scores, strict=True)
@@ -280,7 +287,7 @@ class ServingRuntime:
         matches = await anyio.to_thread.run_sync(self.log.apply_feedback, pairs)
         found = [m for m in matches if m is not None]
         for match in found:
-            self.metrics.observe_feedback(match.model_version, match.correct)
+            self.metrics.observe_feedback(match.model_version, match.correct, match.true_label)
         self.metrics.observe_unmatched_feedback(len(matches) - len(found))
         await self._refresh_live_accuracy({m.model_version for m in found})
         return {"accepted": len(pairs), "matched": len(found)}

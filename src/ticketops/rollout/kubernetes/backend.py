@@ -90,6 +90,11 @@ class KubernetesBackend:
 
     # --- RolloutBackend -------------------------------------------------------------------------------------
 
+    supports_shadow = False  # mirrored traffic on the cluster (Gateway API RequestMirror) comes with Argo
+
+    def set_shadow(self) -> None:
+        raise BackendError("the Kubernetes backend cannot mirror traffic yet; run with rollout.shadow.enabled false")
+
     def deploy_canary(self, model_uri: str, version: str) -> None:
         """Create (or re-template) the canary from the stable Deployment, at 0% of traffic.
 

@@ -4,16 +4,29 @@ It forwards every request to stable or canary in the exact proportion set by ``P
 weighted round-robin, not coin flips, so a 10% step is 10%), retries once on stable when the canary
 cannot be reached (the canary dying mid-step costs no client request), and exports its own metrics on
 ``/-/metrics``. The split is kept in a JSON file so a restarted splitter routes as before.
+
+Shadow (``mirror``): every ``/classify`` answered by stable is also sent to the canary after the client has its
+answer, marked ``X-Ticketops-Shadow`` (the canary then logs nothing: its answers are discarded). The splitter
+pairs both answers by ticket and, when an agent's label for a mirrored ticket passes through ``/feedback``,
+counts who was right: the paired counts the shadow checks judge (rollout/checks.py). At most
+``max_in_flight`` mirrored requests are open at once; beyond that a ticket is not mirrored (counted), so a
+slow challenger never queues work in front of stable's clients.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import zlib
+from collections import OrderedDict
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from pydantic import BaseModel, Field
+
+from ticketops.settings import SHADOW_HEADER
 
 HOP_BY_HOP = {
     "connection",
@@ -27,12 +40,66 @@ HOP_BY_HOP = {
     "host",
     "content-length",
 }
+MAX_PAIRS = 50_000  # mirrored tickets remembered for their labels (oldest forgotten first)
 
 
 class Split(BaseModel):
     stable: str  # base URL, e.g. http://127.0.0.1:3101
     canary: str | None = None
     weight: int = Field(0, ge=0, le=100)  # percent of requests to the canary
+    mirror: bool = False  # shadow: stable answers everything, every /classify is copied to the canary
+    max_in_flight: int = Field(8, ge=1)  # mirrored requests open at once
+
+
+class ShadowPairs:
+    """Stable's and the challenger's label for each mirrored ticket, until an agent labels it."""
+
+    def __init__(self, registry: CollectorRegistry, capacity: int = MAX_PAIRS):
+        self.capacity = capacity
+        self._pairs: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self.pairs = Counter(
+            "ticketops_shadow_pairs_total",
+            "Mirrored tickets answered by both models, by agreement and the challenger's label.",
+            ["agree", "challenger_label"],
+            registry=registry,
+        )
+        self.labelled = Counter(
+            "ticketops_shadow_labelled_total",
+            "Agents' labels on mirrored tickets: who was right.",
+            ["stable_correct", "challenger_correct", "true_label"],
+            registry=registry,
+        )
+        self.skipped = Counter(
+            "ticketops_shadow_skipped_total",
+            "Tickets not mirrored (too many mirrored requests open, or the challenger failed)",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in ("busy", "failed"):
+            self.skipped.labels(reason)
+
+    def record(self, stable: dict, challenger: dict) -> None:
+        """Pair two /classify answers to the same request (by position: ids may be generated per replica)."""
+        for ours, theirs in zip(stable.get("predictions", []), challenger.get("predictions", []), strict=False):
+            ticket_id, s_label, c_label = ours.get("id"), ours.get("label"), theirs.get("label")
+            if ticket_id is None or s_label is None or c_label is None:
+                continue
+            self.pairs.labels(str(s_label == c_label).lower(), c_label).inc()
+            self._pairs[str(ticket_id)] = (s_label, c_label)
+            while len(self._pairs) > self.capacity:
+                self._pairs.popitem(last=False)
+
+    def feedback(self, body: dict) -> None:
+        """Count an agent's label on each mirrored ticket once."""
+        for item in body.get("items", []) if isinstance(body, dict) else []:
+            if not isinstance(item, dict):
+                continue
+            pair = self._pairs.pop(str(item.get("id")), None)
+            label = item.get("label")
+            if pair is None or not isinstance(label, str):
+                continue
+            s_label, c_label = pair
+            self.labelled.labels(str(s_label == label).lower(), str(c_label == label).lower(), label).inc()
 
 
 class Router:
@@ -78,6 +145,39 @@ def build_app(split_path: Path):
     weight_gauge = Gauge("ticketops_splitter_canary_weight", "Percent of traffic sent to the canary", registry=registry)
     router = Router(load_split(split_path))
     weight_gauge.set(router.split.weight)
+    shadow = ShadowPairs(registry)
+    mirrors: set[asyncio.Task] = set()
+
+    async def mirror(session, canary: str, path: str, body: bytes, headers: dict, answer: bytes) -> None:
+        try:
+            async with session.post(canary + path, data=body, headers={**headers, SHADOW_HEADER: "1"}) as response:
+                payload = await response.read()
+                if response.status != 200:
+                    shadow.skipped.labels("failed").inc()
+                    return
+            shadow.record(json.loads(answer), json.loads(payload))
+        except (TimeoutError, aiohttp.ClientError, ValueError):
+            shadow.skipped.labels("failed").inc()
+
+    def maybe_mirror(request: web.Request, body: bytes, headers: dict, response, answer: bytes) -> None:
+        split = router.split
+        if not (split.mirror and split.canary and request.method == "POST" and request.path == "/classify"):
+            return
+        if response.status != 200:
+            return
+        if response.headers.get("Content-Encoding", "identity") != "identity":
+            try:
+                answer = zlib.decompress(answer, wbits=47)  # gzip or zlib, as the upstream chose
+            except zlib.error:
+                shadow.skipped.labels("failed").inc()
+                return
+        headers = {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
+        if len(mirrors) >= split.max_in_flight:
+            shadow.skipped.labels("busy").inc()
+            return
+        task = asyncio.create_task(mirror(request.app["session"], split.canary, request.path_qs, body, headers, answer))
+        mirrors.add(task)
+        task.add_done_callback(mirrors.discard)
 
     async def on_startup(app: web.Application) -> None:
         app["session"] = aiohttp.ClientSession(
@@ -110,7 +210,14 @@ def build_app(split_path: Path):
 
     async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() != SHADOW_HEADER.lower()
+        }
+        if router.split.mirror and request.path == "/feedback":
+            with contextlib.suppress(ValueError):
+                shadow.feedback(json.loads(body))
         track, upstream = router.pick()
         attempts = [(track, upstream)]
         if track == "canary":
@@ -124,6 +231,7 @@ def build_app(split_path: Path):
                     forwarded.labels(name, str(upstream_response.status)).inc()
                     out_headers = {k: v for k, v in upstream_response.headers.items() if k.lower() not in HOP_BY_HOP}
                     out_headers["X-Ticketops-Track"] = name
+                    maybe_mirror(request, body, headers, upstream_response, payload)
                     return web.Response(body=payload, status=upstream_response.status, headers=out_headers)
             except (TimeoutError, aiohttp.ClientConnectionError):
                 if attempt + 1 < len(attempts):
