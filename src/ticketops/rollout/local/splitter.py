@@ -57,6 +57,7 @@ class ShadowPairs:
     def __init__(self, registry: CollectorRegistry, capacity: int = MAX_PAIRS):
         self.capacity = capacity
         self._pairs: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._early: OrderedDict[str, str] = OrderedDict()  # labels that came before the challenger's answer
         self.pairs = Counter(
             "ticketops_shadow_pairs_total",
             "Mirrored tickets answered by both models, by agreement and the challenger's label.",
@@ -85,21 +86,31 @@ class ShadowPairs:
             if ticket_id is None or s_label is None or c_label is None:
                 continue
             self.pairs.labels(str(s_label == c_label).lower(), c_label).inc()
+            early = self._early.pop(str(ticket_id), None)
+            if early is not None:
+                self._count(s_label, c_label, early)
+                continue
             self._pairs[str(ticket_id)] = (s_label, c_label)
             while len(self._pairs) > self.capacity:
                 self._pairs.popitem(last=False)
 
     def feedback(self, body: dict) -> None:
-        """Count an agent's label on each mirrored ticket once."""
+        """Count an agent's label on each mirrored ticket once. A label can overtake the challenger's answer
+        (agents are fast, a loaded challenger slow): it waits for it, among the last ``capacity`` labels."""
         for item in body.get("items", []) if isinstance(body, dict) else []:
-            if not isinstance(item, dict):
+            if not isinstance(item, dict) or not isinstance(item.get("label"), str):
                 continue
-            pair = self._pairs.pop(str(item.get("id")), None)
-            label = item.get("label")
-            if pair is None or not isinstance(label, str):
+            ticket_id, label = str(item.get("id")), item["label"]
+            pair = self._pairs.pop(ticket_id, None)
+            if pair is None:
+                self._early[ticket_id] = label
+                while len(self._early) > self.capacity:
+                    self._early.popitem(last=False)
                 continue
-            s_label, c_label = pair
-            self.labelled.labels(str(s_label == label).lower(), str(c_label == label).lower(), label).inc()
+            self._count(*pair, label)
+
+    def _count(self, s_label: str, c_label: str, label: str) -> None:
+        self.labelled.labels(str(s_label == label).lower(), str(c_label == label).lower(), label).inc()
 
 
 class Router:
