@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
     prediction_log_queue: int = Field(10_000, ge=1)
     prediction_log_retention_rows: int = Field(1_000_000, ge=1)
     prediction_log_retention_days: float = Field(30.0, gt=0)
+    # feedback for a ticket another replica answered may arrive before that replica wrote its row: look again
+    # for this long (at most half the request timeout) before counting the label unmatched
+    feedback_join_wait_s: float = Field(2.0, ge=0)
     threads: int = Field(2, ge=1)
     # serving (issue 3): labels metrics so stable and canary replicas can be told apart
     track: Literal["stable", "canary"] = "stable"

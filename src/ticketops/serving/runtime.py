@@ -79,6 +79,7 @@ class ServingRuntime:
             retention_rows=settings.prediction_log_retention_rows,
             retention_days=settings.prediction_log_retention_days,
             on_drop=self.metrics.observe_log_dropped,
+            feedback_wait_s=min(settings.feedback_join_wait_s, settings.request_timeout_s / 2),
         )
         self.model: ServedModel | None = None
         self.batcher: MicroBatcher[str, TicketScore] | None = None

@@ -104,3 +104,25 @@ def test_relative_sqlite_paths_resolve_from_the_project_root(monkeypatch: pytest
     monkeypatch.setenv("TICKETOPS_ROOT", str(tmp_path))
     assert resolve_url("sqlite:///predictions.db") == f"sqlite:///{tmp_path / 'predictions.db'}"
     assert resolve_url("postgresql://u:p@db/log") == "postgresql://u:p@db/log"
+
+
+def test_feedback_waits_for_the_row_another_replica_has_not_written_yet(db: Path) -> None:
+    """Two replicas share the log; the label reaches the one that did not answer before the other wrote its row."""
+    import threading
+
+    answering, receiving = PredictionLog(f"sqlite:///{db}"), PredictionLog(f"sqlite:///{db}", feedback_wait_s=30)
+    answering.start()
+    receiving.start()
+    try:
+        result: list = []
+        worker = threading.Thread(target=lambda: result.extend(receiving.apply_feedback([("late", "card_arrival")])))
+        worker.start()
+        time.sleep(0.3)  # the answering replica writes its row only now
+        answering.submit([row("late", label="card_arrival", version="7")])
+        answering.flush()
+        worker.join(timeout=30)
+        assert result and result[0] is not None and result[0].model_version == "7" and result[0].correct
+        assert receiving.apply_feedback([("never", "card_arrival")], wait_s=0.2) == [None]
+    finally:
+        answering.close()
+        receiving.close()
