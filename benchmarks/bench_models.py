@@ -20,15 +20,14 @@ import pandas as pd
 from ticketops.config import Params
 from ticketops.evaluation.metrics import review_threshold
 from ticketops.fileio import read_csv, write_csv, write_json
-from ticketops.modeling.artifacts import manifest_digest, write_checksums
+from ticketops.modeling.artifacts import CHECKSUMS_FILE, REFERENCE_FILE, manifest_digest, write_checksums
 from ticketops.modeling.classifiers import CascadeClassifier, Classifier, EncoderClassifier
 from ticketops.modeling.embedding_cache import EmbeddingCache
-from ticketops.modeling.predictor import SERVING_FILE
+from ticketops.modeling.predictor import SERVING_FILE, needs_review, top1
 from ticketops.registry.store import PACKAGE_DIR
 
 EMBEDDINGS = Path("data/embeddings/minilm.safetensors")
 SPLITS = Path("data/splits")
-REFERENCE_FILE = "reference.csv"  # registration.REFERENCE_FILE
 
 
 @dataclass(frozen=True)
@@ -85,14 +84,14 @@ def package(classifier: Classifier, data: PipelineData, params: Params, root: Pa
     dst = root / PACKAGE_DIR
     texts = data.validation["text"].tolist()
     proba = validation_proba(classifier, texts, data.embeddings)
-    best = proba.argmax(axis=1)
-    confidence = proba[np.arange(len(best)), best]
-    predicted = [classifier.labels[i] for i in best]
+    predicted, confidence = top1(classifier.labels, proba)
     correct = np.asarray(predicted) == data.validation["label"].to_numpy()
     threshold = review_threshold(confidence, correct, params.evaluate.review_precision_target)
     classifier.save(dst)
     write_json(dst / SERVING_FILE, {"review_threshold": threshold})
-    reference = data.validation.assign(predicted=predicted, confidence=confidence, needs_review=confidence < threshold)
+    reference = data.validation.assign(
+        predicted=predicted, confidence=confidence, needs_review=needs_review(confidence, threshold)
+    )
     size = params.evaluate.reference_sample_size
     if len(reference) > size:
         reference = reference.sample(n=size, random_state=params.split.seed)
@@ -113,7 +112,7 @@ def register(
     from ticketops.fileio import read_json
     from ticketops.registry.store import TAG_ARTIFACT_SHA, client, log_model_version
 
-    digest = manifest_digest(read_json(folder / "checksums.json"))
+    digest = manifest_digest(read_json(folder / CHECKSUMS_FILE))
     version = log_model_version(
         client(),
         package_dir=folder,

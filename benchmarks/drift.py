@@ -35,6 +35,7 @@ from ticketops.config import MonitorParams, Params, load_params
 from ticketops.data.labels import load_labels
 from ticketops.evaluation.metrics import review_threshold
 from ticketops.modeling.embedding_cache import EmbeddingCache
+from ticketops.modeling.predictor import needs_review, top1
 from ticketops.monitoring.calibration import choose_thresholds, standard_score
 from ticketops.monitoring.check import check_drift
 from ticketops.monitoring.embedding import model_embedder
@@ -78,8 +79,7 @@ def score(bench: Bench, texts: list[str], embeddings: np.ndarray | None) -> tupl
         proba = clf.predict_proba(texts, embeddings=embeddings)
     else:
         proba = clf.predict_proba(texts)
-    best = proba.argmax(axis=1)
-    return [clf.labels[i] for i in best], proba[np.arange(len(best)), best]
+    return top1(clf.labels, proba)
 
 
 def window_of(bench: Bench, frame: pd.DataFrame, rng: np.random.Generator, feedback_rate: float, embed=None) -> Window:
@@ -87,7 +87,7 @@ def window_of(bench: Bench, frame: pd.DataFrame, rng: np.random.Generator, feedb
     embeddings = (embed or bench.embed)(texts)
     labels, confidence = score(bench, texts, embeddings)
     truth = np.where(rng.random(len(frame)) < feedback_rate, frame["label"].to_numpy(dtype=object), None)
-    window = make_window(texts, labels, confidence, confidence < bench.threshold, truth, "bench")
+    window = make_window(texts, labels, confidence, needs_review(confidence, bench.threshold), truth, "bench")
     # As the monitor: the embedding signal sees a seeded sample when the window exceeds its cap.
     cap = bench.params.monitor.embedding.max_current
     return keep_embeddings(Window(window.frame, embeddings), embedding_sample(len(window), cap))
@@ -125,7 +125,9 @@ def prepare(params: Params, family: str | None) -> Bench:
         np.asarray(predicted) == reference_frame["label"].to_numpy(),
         params.evaluate.review_precision_target,
     )
-    ref = make_window(texts, predicted, confidence, confidence < bench.threshold, reference_frame["label"], "bench")
+    ref = make_window(
+        texts, predicted, confidence, needs_review(confidence, bench.threshold), reference_frame["label"], "bench"
+    )
     bench.reference = Window(ref.frame, embeddings)
     bench.sizes = {
         "train": len(train),
@@ -208,7 +210,7 @@ def speed(bench: Bench, size: int, repeats: int, seed: int, monitor: MonitorPara
         texts = frame["text"].tolist()
         labels, confidence = score(bench, texts, bench.embed(texts))  # the log holds predictions already
         truth = np.where(rng.random(size) < rate, frame["label"].to_numpy(dtype=object), None)
-        window = make_window(texts, labels, confidence, confidence < bench.threshold, truth, "bench")
+        window = make_window(texts, labels, confidence, needs_review(confidence, bench.threshold), truth, "bench")
         for name, cap in (("configured", monitor.embedding.max_current), ("all_embedded", None)):
             started = time.perf_counter()
             embedded = with_embeddings(window, fresh, cap)

@@ -506,12 +506,13 @@ def summarise(bench: Bench) -> dict[str, Any]:
 
 def copy_registered_model(uri: str, dst: Path) -> tuple[Path, dict[str, str]]:
     """The verified package of ``uri`` from the project's registry (only read), and its tags."""
-    from ticketops.registry import store as registry
+    from ticketops.registry import store
+    from ticketops.registry.ref import parse_model_uri
 
-    mlflow_client = registry.client()
-    version = registry.get_version(mlflow_client, registry.parse_model_uri(uri))
-    log(f"copying {version.name} v{version.version} out of {registry.tracking_uri()} (read only)")
-    return registry.fetch_verified(mlflow_client, version, dst), dict(version.tags)
+    mlflow_client = store.client()
+    version = store.get_version(mlflow_client, parse_model_uri(uri))
+    log(f"copying {version.name} v{version.version} out of {store.tracking_uri()} (read only)")
+    return store.fetch_verified(mlflow_client, version, dst), dict(version.tags)
 
 
 def register_models(args: argparse.Namespace, root: Path, model_name: str) -> tuple[str, str, str, list[str]]:
@@ -531,7 +532,7 @@ def register_models(args: argparse.Namespace, root: Path, model_name: str) -> tu
         )
         bad = tiny.register_tiny_model(registry, alias=None, sample_fraction=BAD_SAMPLE_FRACTION)
         from ticketops.fileio import read_csv
-        from ticketops.registry.register import REFERENCE_FILE
+        from ticketops.modeling.artifacts import REFERENCE_FILE
 
         texts = read_csv(folder / REFERENCE_FILE)["text"].astype(str).tolist()
     else:
@@ -570,6 +571,7 @@ def main() -> None:
 
     from ticketops.config import load_params
     from ticketops.processes import free_port
+    from ticketops.registry.ref import ModelRef
     from ticketops.rollout.local.stack import LocalStack
 
     params = load_params()
@@ -587,7 +589,7 @@ def main() -> None:
     traffic: Traffic | None = None
     try:
         log("starting Prometheus, stable and the splitter ...")
-        stack.up(f"models:/{model_name}/{stable}", stable)
+        stack.up(str(ModelRef.version_of(model_name, stable)), stable)
         traffic = Traffic(stack.splitter_url, texts, args.clients, args.rate).start()
         warm_up(traffic, 5.0)
         bench = Bench(stack, traffic, model_name, stable, good, bad, rollout, stack.dir / "events.jsonl")

@@ -51,13 +51,14 @@ from benchmarking import write_report
 from ticketops.config import Params, load_params
 from ticketops.fileio import read_csv
 from ticketops.processes import ManagedProcess, free_port
-from ticketops.settings import ServiceSettings
+from ticketops.registry.ref import ModelRef
+from ticketops.settings import MODEL_NAME, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_name("serve.lua")
 GOALS = {"http_vs_in_process": 0.8, "p99_half_load_ms": 100.0, "p50_single_ms": 25.0}
 CASCADE_GOALS = {"http_tickets_per_s": 1000.0, "p99_half_load_ms": 100.0}
-BENCH_MODEL = "ticket-classifier-bench"
+BENCH_MODEL = f"{MODEL_NAME}-bench"
 
 
 class CpuShare:
@@ -372,11 +373,12 @@ def prepare_models(args: argparse.Namespace, root: Path, params: Params) -> dict
         {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "TICKETOPS_ARTIFACT_ROOT": str(root / "artifacts")}
     )
     family = classifier.family
-    models = {family: f"models:/{BENCH_MODEL}/{bench_models.register(given, BENCH_MODEL, family, family)}"}
+    version = bench_models.register(given, BENCH_MODEL, family, family)
+    models = {family: str(ModelRef.version_of(BENCH_MODEL, version))}
     if isinstance(classifier, CascadeClassifier):
         slow = bench_models.package(classifier.slow, data, params, root / "slow")
         version = bench_models.register(slow, BENCH_MODEL, classifier.slow.family, "slow stage alone")
-        models["slow_stage_alone"] = f"models:/{BENCH_MODEL}/{version}"
+        models["slow_stage_alone"] = str(ModelRef.version_of(BENCH_MODEL, version))
         print(f"  cascade threshold {classifier.threshold:.3f}; registered {models}", flush=True)
     return models
 

@@ -1,5 +1,6 @@
 """DVC stage ``evaluate``: metrics, plots, behavioural checks, the review threshold and the model card."""
 
+import argparse
 from pathlib import Path
 
 from ticketops.config import load_params
@@ -10,21 +11,34 @@ from ticketops.evaluation.plots import confusion_png, reliability_png
 from ticketops.fileio import read_csv, read_json, write_csv, write_json
 from ticketops.modeling.classifiers import CascadeClassifier, load_classifier
 
-MODEL_DIR = Path("models/model")
-EVAL_DIR = Path("models/evaluation")
-PLOTS = Path("models/plots")
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, required=True, help="the trained model folder")
+    parser.add_argument("--train-summary", type=Path, required=True, help="the train stage's summary (JSON)")
+    parser.add_argument("--labels", type=Path, required=True, help="the label set (JSON)")
+    parser.add_argument("--train", type=Path, required=True, help="train split (CSV): the intents the model knows")
+    parser.add_argument("--validation", type=Path, required=True, help="validation split (CSV)")
+    parser.add_argument("--test", type=Path, required=True, help="test split (CSV)")
+    parser.add_argument("--min-functionality", type=Path, required=True, help="minimum-functionality tickets (CSV)")
+    parser.add_argument("--evaluation-dir", type=Path, required=True, help="output: serving, behaviour, reference")
+    parser.add_argument("--metrics", type=Path, required=True, help="output: metrics (JSON)")
+    parser.add_argument("--plots-dir", type=Path, required=True, help="output: plot data (CSV) and figures (PNG)")
+    parser.add_argument("--model-card", type=Path, required=True, help="output: the model card (Markdown)")
+    return parser.parse_args()
 
 
 def main() -> None:
+    args = parse_args()
     params = load_params()
     p = params.evaluate
-    labels = load_labels(params.ingest.labels_path)
-    classifier = load_classifier(MODEL_DIR, threads=params.train.threads)
-    validation, test = read_csv("data/splits/validation.csv"), read_csv("data/splits/test.csv")
+    labels = load_labels(args.labels)
+    classifier = load_classifier(args.model_dir, threads=params.train.threads)
+    validation, test = read_csv(args.validation), read_csv(args.test)
     # Minimum functionality covers the intents the model was trained on (a held-out intent is unknown to it
     # by design: split.holdout_labels); the test split still scores every intent.
-    trained_labels = set(read_csv("data/splits/train.csv")["label"])
-    mft = read_csv(p.min_functionality_path)
+    trained_labels = set(read_csv(args.train)["label"])
+    mft = read_csv(args.min_functionality)
     mft = mft[mft["label"].isin(trained_labels)]
     result = evaluate_classifier(
         classifier.predict_proba,
@@ -41,29 +55,31 @@ def main() -> None:
     )
     if isinstance(classifier, CascadeClassifier):
         result.metrics["cascade"] = cascade_metrics(classifier, test["text"].tolist(), test["label"])
-    PLOTS.mkdir(parents=True, exist_ok=True)
-    write_json("models/metrics.json", result.metrics)
-    write_csv(PLOTS / "per_class.csv", result.per_class)
-    write_csv(PLOTS / "calibration.csv", result.calibration)
-    write_csv(PLOTS / "confusion.csv", result.test_predictions[["label", "predicted"]])
-    family = read_json("models/train.json")["family"]
+    plots: Path = args.plots_dir
+    evaluation: Path = args.evaluation_dir
+    plots.mkdir(parents=True, exist_ok=True)
+    write_json(args.metrics, result.metrics)
+    write_csv(plots / "per_class.csv", result.per_class)
+    write_csv(plots / "calibration.csv", result.calibration)
+    write_csv(plots / "confusion.csv", result.test_predictions[["label", "predicted"]])
+    family = read_json(args.train_summary)["family"]
     test_metrics = result.metrics["test"]
     confusion_png(
         test["label"],
         result.test_predictions["predicted"],
         labels,
-        PLOTS / "confusion.png",
+        plots / "confusion.png",
         f"{family}: test accuracy {test_metrics['accuracy']:.3f}",
     )
-    reliability_png(result.calibration, PLOTS / "reliability.png", f"{family}: ECE {test_metrics['ece']:.3f}")
+    reliability_png(result.calibration, plots / "reliability.png", f"{family}: ECE {test_metrics['ece']:.3f}")
     write_json(
-        EVAL_DIR / "serving.json",
+        evaluation / "serving.json",
         {"review_threshold": result.review_threshold, "review_precision_target": p.review_precision_target},
     )
-    write_json(EVAL_DIR / "behaviour.json", result.behaviour)
-    write_csv(EVAL_DIR / "reference.csv", result.reference)
-    write_csv(EVAL_DIR / "test_predictions.csv", result.test_predictions)
-    Path("models/MODEL_CARD.md").write_text(render_model_card(family, result, params))
+    write_json(evaluation / "behaviour.json", result.behaviour)
+    write_csv(evaluation / "reference.csv", result.reference)
+    write_csv(evaluation / "test_predictions.csv", result.test_predictions)
+    args.model_card.write_text(render_model_card(family, result, params))
     print(
         f"evaluate: test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}, "
         f"review threshold {result.review_threshold:.3f} → review rate {test_metrics['review_rate']:.1%} "

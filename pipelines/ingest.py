@@ -2,8 +2,10 @@
 
 On bad data it exits non-zero with every problem (file and row) and leaves the previous output untouched
 (the output is written atomically and marked ``persist`` in dvc.yaml, so DVC does not delete it first).
+Paths come from the command line (dvc.yaml); the seed's column names from params.yaml, section ``ingest``.
 """
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -13,22 +15,30 @@ from ticketops.data.labels import load_labels
 from ticketops.fileio import write_csv
 
 
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=Path, required=True, help="seed tickets (CSV)")
+    parser.add_argument("--labels", type=Path, required=True, help="the label set (JSON)")
+    parser.add_argument("--feedback", type=Path, required=True, help="folder of feedback batches (batch-*.csv)")
+    parser.add_argument("--out", type=Path, required=True, help="the validated dataset (CSV)")
+    return parser.parse_args()
+
+
 def main() -> int:
+    args = parse_args()
     p = load_params().ingest
     try:
-        labels = load_labels(p.labels_path)
-        seed = read_csv_batch(Path(p.seed_path), p.seed_text_column, p.seed_label_column, p.seed_path, SEED)
-        batches = [
-            read_csv_batch(f, "text", "label", f.as_posix(), FEEDBACK) for f in feedback_files(Path(p.feedback_dir))
-        ]
+        labels = load_labels(args.labels)
+        seed = read_csv_batch(args.seed, p.seed_text_column, p.seed_label_column, args.seed.as_posix(), SEED)
+        batches = [read_csv_batch(f, "text", "label", f.as_posix(), FEEDBACK) for f in feedback_files(args.feedback)]
         dataset = ingest(seed, batches, labels)
     except DataValidationError as exc:
         print(f"ingest failed; previous outputs are kept.\n{exc}", file=sys.stderr)
         return 1
-    write_csv(p.output, dataset)
+    write_csv(args.out, dataset)
     print(
         f"ingest: {len(seed)} seed rows + {sum(len(b) for b in batches)} feedback rows from {len(batches)} batch(es) "
-        f"→ {len(dataset)} tickets, {dataset['label'].nunique()} labels → {p.output}"
+        f"→ {len(dataset)} tickets, {dataset['label'].nunique()} labels → {args.out}"
     )
     return 0
 

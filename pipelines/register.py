@@ -1,5 +1,6 @@
 """DVC stage ``register``: log the run to MLflow, register a version with lineage, apply the promotion gate."""
 
+import argparse
 from pathlib import Path
 
 from ticketops.config import load_params
@@ -8,20 +9,34 @@ from ticketops.registry.register import register_candidate, registration_summary
 from ticketops.registry.store import client
 
 
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, required=True, help="the trained model folder")
+    parser.add_argument("--evaluation-dir", type=Path, required=True, help="the evaluate stage's serving files")
+    parser.add_argument("--metrics", type=Path, required=True, help="the evaluate stage's metrics (JSON)")
+    parser.add_argument("--test", type=Path, required=True, help="test split (CSV): the champion is re-scored on it")
+    parser.add_argument("--dataset", type=Path, required=True, help="the ingested dataset (its DVC md5 is lineage)")
+    parser.add_argument("--plots-dir", type=Path, required=True, help="plots logged with the run")
+    parser.add_argument("--model-card", type=Path, required=True, help="the model card logged with the run")
+    parser.add_argument("--out", type=Path, required=True, help="output: what was registered (JSON)")
+    return parser.parse_args()
+
+
 def main() -> None:
+    args = parse_args()
     params = load_params()
     result = register_candidate(
         client(),
         params,
-        model_dir=Path("models/model"),
-        evaluation_dir=Path("models/evaluation"),
-        metrics=read_json("models/metrics.json"),
-        test=read_csv("data/splits/test.csv"),
-        dataset_path=Path(params.ingest.output),
-        plots_dir=Path("models/plots"),
-        model_card=Path("models/MODEL_CARD.md"),
+        model_dir=args.model_dir,
+        evaluation_dir=args.evaluation_dir,
+        metrics=read_json(args.metrics),
+        test=read_csv(args.test),
+        dataset_path=args.dataset,
+        plots_dir=args.plots_dir,
+        model_card=args.model_card,
     )
-    write_json("models/registration.json", registration_summary(result))
+    write_json(args.out, registration_summary(result))
     name = params.registration.model_name
     moved = ", ".join(f"@{a}" for a in result.aliases) or "no alias moved"
     print(

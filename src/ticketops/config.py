@@ -111,7 +111,6 @@ class EvaluateParams(_Section):
     review_precision_target: float = Field(0.98, gt=0, le=1)
     calibration_bins: int = 10
     invariance_min_agreement: InvarianceBounds = InvarianceBounds()
-    min_functionality_path: str = "tests/fixtures/min_functionality.csv"
     min_functionality_min_accuracy: float = Field(1.0, ge=0, le=1)
     reference_sample_size: int = 1000
 

@@ -10,9 +10,8 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -117,14 +116,17 @@ class ManagedProcess:
         self.stop()
 
 
-def run_streaming(cmd: list[str], cwd: Path, echo: bool = True) -> str:
-    """Run a command, streaming its output (DVC's progress) and returning it; a failure raises."""
+def run_streaming(cmd: list[str], cwd: Path, on_line: Callable[[str], object] | None = None) -> str:
+    """Run a command and return its output, handing each line to ``on_line`` as it comes (DVC's progress).
+
+    A non-zero exit raises CalledProcessError carrying the last 50 lines.
+    """
     process = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines = []
     for line in process.stdout:
         lines.append(line)
-        if echo:
-            sys.stderr.write(line)
+        if on_line is not None:
+            on_line(line)
     if process.wait() != 0:
         raise subprocess.CalledProcessError(process.returncode, cmd, "".join(lines[-50:]))
     return "".join(lines)

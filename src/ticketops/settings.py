@@ -62,7 +62,7 @@ class ServiceSettings(BaseSettings):
     # for this long (at most half the request timeout) before counting the label unmatched
     feedback_join_wait_s: float = Field(2.0, ge=0)
     threads: int = Field(2, ge=1)
-    # serving (issue 3): labels metrics so stable and canary replicas can be told apart
+    # labels metrics so stable and canary replicas can be told apart
     track: Literal["stable", "canary"] = "stable"
     batch_max_size: int = Field(64, ge=1)  # tickets per encoder call
     batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
@@ -113,7 +113,7 @@ class MonitorSettings(BaseSettings):
     state_dir: Path | None = None  # default: <repo root>/reports/monitor (snapshots, HTML reports, verdict)
     keep_windows: int = Field(2016, ge=1)  # window folders kept (a week at 5 min; ~4 MB each, mostly HTML)
     workspace: Path | None = None  # Evidently UI workspace; default: <state_dir>/workspace
-    project: str = "ticket-classifier"  # Evidently project name
+    project: str = MODEL_NAME  # Evidently project name
     dashboard_port: int = Field(8000, ge=0, le=65535)
     threads: int = Field(2, ge=1)
 

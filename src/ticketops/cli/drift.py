@@ -86,7 +86,7 @@ def drift(
     from ticketops.modeling.artifacts import ChecksumMismatch
     from ticketops.monitoring.check import check_drift
     from ticketops.monitoring.reference import load_reference
-    from ticketops.registry.store import ModelNotFound
+    from ticketops.registry.ref import ModelNotFound
 
     current_frame = _read(current)
     reference_frame = _read(reference) if reference else None

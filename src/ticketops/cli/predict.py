@@ -49,7 +49,7 @@ def predict(
     from ticketops.fileio import read_csv, write_csv
     from ticketops.modeling.artifacts import ChecksumMismatch
     from ticketops.registry.loading import open_model
-    from ticketops.registry.store import ModelNotFound
+    from ticketops.registry.ref import ModelNotFound
 
     if not input.exists():
         fail(f"input file {input} does not exist")

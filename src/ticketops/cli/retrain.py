@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -16,7 +17,9 @@ def _retrain_once(rollout: bool, backend: str | None) -> dict:
 
     root = project_root()
     console.print("exporting feedback labels and running dvc repro ...", highlight=False)
-    result = retrain(root, service_settings().prediction_log_url, RolloutSettings().resolved_state_dir())
+    result = retrain(
+        root, service_settings().prediction_log_url, RolloutSettings().resolved_state_dir(), sys.stderr.write
+    )
     export = result.export
     summary = {
         "feedback_batch": str(export.path.relative_to(root)) if export.path else None,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ticketops.cli.common import console, fail
+from ticketops.settings import DEFAULT_MODEL_URI
 
 rollout_app = typer.Typer(no_args_is_help=True, help="Canary rollouts of @challenger beside @champion.")
 stack_app = typer.Typer(no_args_is_help=True, help="The local stack: Prometheus, stable/canary services, splitter.")
@@ -152,22 +153,21 @@ def history(
 
 @stack_app.command("up")
 def stack_up(
-    model_uri: Annotated[
-        str, typer.Option(help="What stable serves (resolved to a version).")
-    ] = "models:/ticket-classifier@champion",
+    model_uri: Annotated[str, typer.Option(help="What stable serves (resolved to a version).")] = DEFAULT_MODEL_URI,
 ) -> None:
     """Start Prometheus, the stable service and the splitter on loopback (what runs already is kept)."""
-    from ticketops.registry import store as registry
+    from ticketops.registry import store
+    from ticketops.registry.ref import ModelNotFound, ModelRef, parse_model_uri
 
-    client = registry.client()
+    client = store.client()
     try:
-        version = registry.get_version(client, registry.parse_model_uri(model_uri))
-    except (registry.ModelNotFound, ValueError) as exc:
+        version = store.get_version(client, parse_model_uri(model_uri))
+    except (ModelNotFound, ValueError) as exc:
         fail(str(exc))
     from ticketops.rollout.factory import local_stack
 
     stack = local_stack()
-    pinned = f"models:/{version.name}/{version.version}"
+    pinned = str(ModelRef.version_of(version.name, version.version))
     console.print(f"starting the local stack with {pinned} as stable ...", highlight=False)
     stack.up(pinned, str(version.version))
     console.print(f"service (via splitter): {stack.splitter_url}   Prometheus: {stack.prometheus_url}", highlight=False)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,33 +21,14 @@ from ticketops.demo.stack import (
     start_dashboard,
     start_mlflow_ui,
     start_monitor,
+    start_webhook_thread,
 )
-from ticketops.demo.workspace import create_workspace
-from ticketops.simulation.driver import TrafficDriver
+from ticketops.demo.workspace import create_workspace, demo_params, dvc_executable, enter_workspace, git_commit
+from ticketops.registry.ref import ModelRef
+from ticketops.settings import MODEL_NAME
+from ticketops.simulation.traffic import TrafficGenerator
 
 PHASES = 9
-MODEL = "ticket-classifier"
-
-
-def demo_params(new_intents: list[str]) -> dict:
-    """What the demo changes in params.yaml: the new intents are unknown at first; a faster rollout clock, and
-    larger smallest effects, so each check's sample fits in a demo's minutes at 40 tickets/s (params.yaml's own
-    effects, e.g. a 2-point paired accuracy drop, need ~5,800 labelled tickets; these ~1,400)."""
-    return {
-        "split": {"holdout_labels": new_intents},
-        "rollout": {
-            "analysis_interval_s": 5,
-            "min_step_seconds": 10,
-            "max_step_seconds": 420,
-            "checks": {
-                "error_rate": {"effect": 0.05},
-                "latency": {"effect": 0.2},
-                "review_rate": {"effect": 0.15},
-                "live_accuracy": {"effect": 0.1},
-                "shadow_accuracy": {"effect": 0.04},
-            },
-        },
-    }
 
 
 @dataclass
@@ -70,7 +49,7 @@ class Demo:
         self.keep_running = keep_running
         self.ports = pick_ports()
         self.result = DemoResult()
-        self.traffic: TrafficDriver | None = None
+        self.traffic: TrafficGenerator | None = None
         self.stack = None
         self.trigger = None
         self.retrain_summary: dict | None = None
@@ -84,9 +63,10 @@ class Demo:
         self.log(f"\n[bold cyan][{number}/{PHASES}] {title}[/]  [dim](+{elapsed:.0f}s)[/]")
 
     def run_cmd(self, cmd: list[str], echo: bool = True) -> str:
+        """Run ``cmd`` in the workspace; with ``echo`` its output streams to stderr (DVC's progress)."""
         from ticketops.processes import run_streaming
 
-        return run_streaming(cmd, self.ws, echo=echo)
+        return run_streaming(cmd, self.ws, sys.stderr.write if echo else None)
 
     def wait(self, what: str, condition, timeout: float, every: float = 2.0):
         deadline = time.monotonic() + timeout
@@ -96,31 +76,6 @@ class Demo:
                 return value
             time.sleep(every)
         raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-    def environment(self) -> None:
-        """Everything below (this process and every child) works on the workspace, never on the repo."""
-        state = self.ws / ".ticketops"
-        os.environ.update(
-            {
-                "TICKETOPS_ROOT": str(self.ws),
-                "MLFLOW_TRACKING_URI": f"sqlite:///{self.ws / 'mlflow.db'}",
-                "TICKETOPS_ARTIFACT_ROOT": str(self.ws / "mlartifacts"),
-                "TICKETOPS_STATE_DIR": str(state),
-                "TICKETOPS_PROMETHEUS_URL": f"http://127.0.0.1:{self.ports['prometheus']}",
-                "TICKETOPS_SPLITTER_PORT": str(self.ports["splitter"]),
-                "TICKETOPS_PREDICTION_LOG_URL": f"sqlite:///{state / 'local' / 'predictions.db'}",
-                "TICKETOPS_MONITOR_DASHBOARD_PORT": str(self.ports["dashboard"]),
-                "TICKETOPS_PYTHON": sys.executable,
-                "HF_HUB_OFFLINE": "1",
-                "BENTOML_DO_NOT_TRACK": "true",
-            }
-        )
-        from ticketops.settings import service_settings
-
-        service_settings.cache_clear()
-
-    def dvc(self) -> str:
-        return str(Path(sys.executable).parent / "dvc")
 
     def scenario_windows(self, scenario: str, mixture: float | None = None):
         from ticketops.config import load_params
@@ -140,12 +95,12 @@ class Demo:
         self.phase(1, f"workspace {self.ws} (a copy of this checkout; the new intents start unknown)")
         new_intents = list(load_params(self.source / "params.yaml").scenarios.new_intent_labels)
         create_workspace(self.source, self.ws, demo_params(new_intents))
-        self.environment()
+        enter_workspace(self.ws, self.ports)
         self.log(f"  held out of training until agents label them: {', '.join(new_intents)}")
 
     def train(self) -> None:
         self.phase(2, "train, evaluate and register the first champion (dvc repro)")
-        self.run_cmd([self.dvc(), "repro"])
+        self.run_cmd([dvc_executable(), "repro"])
         self.commit("first champion")
         registration = json.loads((self.ws / "models" / "registration.json").read_text())
         if "champion" not in registration["aliases"]:
@@ -153,13 +108,10 @@ class Demo:
         self.log(f"  v{registration['version']} is @champion: {registration['gate']['reason']}")
 
     def commit(self, message: str) -> None:
-        for command in (["git", "add", "-A"], ["git", "commit", "-qm", message, "--allow-empty"]):
-            result = subprocess.run(command, cwd=self.ws, capture_output=True, text=True)
-            if result.returncode != 0:
-                raise RuntimeError(f"`{' '.join(command)}` failed in {self.ws}: {result.stderr.strip()[-500:]}")
+        git_commit(self.ws, message)
 
     def serve(self) -> None:
-        from ticketops.registry import store as registry
+        from ticketops.registry import store
         from ticketops.retraining.webhook import RetrainTrigger
         from ticketops.rollout.backend import STABLE
         from ticketops.rollout.local.splitter import Split, save_split
@@ -171,7 +123,7 @@ class Demo:
         self.stack = stack = LocalStack(settings.resolved_state_dir(), settings.prometheus_url, settings.splitter_port)
         stack.down()
         self.trigger = RetrainTrigger(self.on_drift_alert)
-        self.start_webhook()
+        start_webhook_thread(self.trigger, self.ports["webhook"])
         webhook = f"http://127.0.0.1:{self.ports['webhook']}/alerts"
         start_alertmanager(
             stack, self.ports["alertmanager"], alertmanager_config(webhook, stack.dir / "alertmanager.yml")
@@ -182,8 +134,9 @@ class Demo:
             "static_configs": [{"targets": [f"127.0.0.1:{self.ports['monitor']}"]}],
         }
         stack.start_prometheus([monitor_scrape], rules, f"127.0.0.1:{self.ports['alertmanager']}")
-        champion = registry.alias_version(registry.client(), MODEL, CHAMPION)
-        stable = stack.start_service(STABLE, f"models:/{MODEL}/{champion.version}", str(champion.version), STABLE)
+        champion = store.alias_version(store.client(), MODEL_NAME, CHAMPION)
+        pinned = str(ModelRef.version_of(MODEL_NAME, champion.version))
+        stable = stack.start_service(STABLE, pinned, str(champion.version), STABLE)
         stack.write_targets()
         save_split(stack.split_path, Split(stable=stable.url))
         stack.start_splitter(stable.url)
@@ -200,21 +153,6 @@ class Demo:
         }
         self.log(f"  v{champion.version} serving at {stack.splitter_url} (stable track)")
 
-    def start_webhook(self) -> None:
-        import asyncio
-
-        from aiohttp import web
-
-        from ticketops.retraining.webhook import build_app
-
-        async def serve_forever() -> None:
-            runner = web.AppRunner(build_app(self.trigger), access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.ports["webhook"]).start()
-            await asyncio.Event().wait()
-
-        threading.Thread(target=lambda: asyncio.run(serve_forever()), name="retrain-webhook", daemon=True).start()
-
     def on_drift_alert(self, names: list[str]) -> str:
         """Alertmanager → webhook → this: export feedback, dvc repro, gate. Once per demo."""
         from ticketops.retraining.pipeline import retrain
@@ -223,7 +161,9 @@ class Demo:
         if self.retrain_summary is not None:
             return "ignored: the demo retrains once"
         self.log(f"  alert {', '.join(names)} reached the retraining webhook: exporting feedback, dvc repro")
-        result = retrain(self.ws, service_settings().prediction_log_url, RolloutSettings().resolved_state_dir())
+        result = retrain(
+            self.ws, service_settings().prediction_log_url, RolloutSettings().resolved_state_dir(), sys.stderr.write
+        )
         self.commit(f"feedback batch {result.export.path.name if result.export.path else '(none)'}")
         self.retrain_summary = {
             "feedback_batch": result.export.path.name if result.export.path else None,
@@ -269,7 +209,7 @@ class Demo:
 
     def drift(self) -> None:
         self.phase(5, "a product launch: 30% of tickets are about virtual cards, intents the model never saw")
-        self.traffic = TrafficDriver(
+        self.traffic = TrafficGenerator(
             self.stack.splitter_url, self.scenario_windows("new-intent", 0.3), rate=40, feedback_rate=0.6
         ).start()
         started = time.monotonic()
@@ -310,20 +250,20 @@ class Demo:
         return scenario
 
     def bad_challenger(self) -> None:
-        from ticketops.registry import store as registry
+        from ticketops.registry import store
         from ticketops.settings import CHALLENGER
 
         self.phase(8, "a bad challenger: an experiment trained on 3% of the data, forced past the gate")
         self.traffic.switch(self.scenario_windows("steady"))
-        self.run_cmd([self.dvc(), "exp", "run", "-S", "train.sample_fraction=0.03"], echo=False)
+        self.run_cmd([dvc_executable(), "exp", "run", "-S", "train.sample_fraction=0.03"], echo=False)
         registration = json.loads((self.ws / "models" / "registration.json").read_text())
         self.run_cmd(["git", "checkout", "--", "."], echo=False)
-        self.run_cmd([self.dvc(), "checkout", "-q"], echo=False)
+        self.run_cmd([dvc_executable(), "checkout", "-q"], echo=False)
         version = str(registration["version"])
         self.log(f"  v{version} registered; the gate refused it: {registration['gate']['reason']}")
-        client = registry.client()
-        registry.set_alias(client, MODEL, CHALLENGER, version)
-        registry.tag_version(client, MODEL, version, {"forced_challenger": "ticketops demo: exercising the canary"})
+        client = store.client()
+        store.set_alias(client, MODEL_NAME, CHALLENGER, version)
+        store.tag_version(client, MODEL_NAME, version, {"forced_challenger": "ticketops demo: exercising the canary"})
         self.log(f"  @challenger forced to v{version} to show the canary catching what the gate would have")
 
     def run(self) -> DemoResult:
@@ -346,7 +286,7 @@ class Demo:
         self.bad_challenger()
         self.rollout(9, "canary rollout of the bad challenger", "bad-challenger")
         stats = self.traffic.stop()
-        self.result.failed_requests = stats.failed + self.steady_failed
+        self.result.failed_requests = stats.failed_requests + self.steady_failed
         return self.result
 
     def shutdown(self) -> None:

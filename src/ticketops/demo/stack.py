@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from ticketops.rollout.local.stack import LocalStack, ProcessRecord
+from ticketops.settings import DEFAULT_MODEL_URI
 
 DEFAULT_PORTS = {
     "splitter": 3000,
@@ -78,7 +79,7 @@ def start_monitor(stack: LocalStack, port: int, interval_s: float, window: int) 
         "--port",
         str(port),
         "--model-uri",
-        "models:/ticket-classifier@champion",
+        DEFAULT_MODEL_URI,
     ]
     return stack.launch("monitor", command, port, "/healthz", 180.0)
 
@@ -113,3 +114,21 @@ def start_mlflow_ui(stack: LocalStack, port: int, tracking_uri: str) -> ProcessR
         str(port),
     ]
     return stack.launch("mlflow", command, port, "/health", 120.0)
+
+
+def start_webhook_thread(trigger, port: int) -> None:
+    """The retraining webhook in a daemon thread of this process (the demo's retrain runs in-process)."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    from ticketops.retraining.webhook import build_app
+
+    async def serve_forever() -> None:
+        runner = web.AppRunner(build_app(trigger), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    threading.Thread(target=lambda: asyncio.run(serve_forever()), name="retrain-webhook", daemon=True).start()

@@ -20,6 +20,7 @@ from ticketops.evaluation.metrics import (
     review_stats,
     review_threshold,
 )
+from ticketops.modeling.predictor import needs_review, top1
 
 ProbaFn = Callable[[Sequence[str]], np.ndarray]
 
@@ -38,9 +39,7 @@ class Evaluation:
 
 
 def _score(proba_fn: ProbaFn, labels: Sequence[str], texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    proba = proba_fn(texts)
-    best = proba.argmax(axis=1)
-    return [labels[i] for i in best], proba[np.arange(len(best)), best]
+    return top1(labels, proba_fn(texts))
 
 
 def evaluate_classifier(
@@ -96,7 +95,9 @@ def evaluate_classifier(
             "passed": behaviour_ok,
         },
     }
-    reference = validation.assign(predicted=val_pred, confidence=val_conf, needs_review=val_conf < threshold)
+    reference = validation.assign(
+        predicted=val_pred, confidence=val_conf, needs_review=needs_review(val_conf, threshold)
+    )
     if len(reference) > reference_size:
         reference = reference.sample(n=reference_size, random_state=seed)
     return Evaluation(
@@ -120,10 +121,9 @@ def evaluate_classifier(
 def cascade_metrics(cascade, texts: Sequence[str], y_true: Sequence[str]) -> dict[str, float]:
     """Share of tickets each stage answers, accuracy per stage, and the slow model alone for comparison."""
     proba, answered = cascade.predict_proba_with_stage(texts)
-    labels = np.asarray(cascade.labels)
     truth = np.asarray(y_true)
-    correct = labels[proba.argmax(axis=1)] == truth
-    slow_alone = labels[cascade.slow.predict_proba(texts).argmax(axis=1)] == truth
+    correct = np.asarray(top1(cascade.labels, proba)[0]) == truth
+    slow_alone = np.asarray(top1(cascade.labels, cascade.slow.predict_proba(texts))[0]) == truth
     fast_share = float(answered.mean()) if len(answered) else 0.0
     return {
         "threshold": float(cascade.threshold),

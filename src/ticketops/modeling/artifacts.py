@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 CHECKSUMS_FILE = "checksums.json"
+REFERENCE_FILE = "reference.csv"  # the drift reference sample (validation tickets) every registered package carries
 _CHUNK = 1 << 20
 
 # The only types a tf-idf vectorizer artifact may contain; anything else is refused at load.
@@ -78,6 +79,25 @@ def verify_checksums(folder: Path, expected: dict[str, str]) -> None:
     ]
     if problems:
         raise ChecksumMismatch(f"artifact at {folder} does not match its registered checksums: " + "; ".join(problems))
+
+
+def verify_package(folder: Path, expected_digest: str | None, what: str) -> dict[str, str]:
+    """Check a registered package before loading it: ``what`` (e.g. ``ticket-classifier v3``) must carry a
+    registered digest, its manifest must exist and hash to that digest, and every file must match the manifest.
+
+    Raises ChecksumMismatch otherwise; returns the manifest.
+    """
+    folder = Path(folder)
+    if not expected_digest:
+        raise ChecksumMismatch(f"{what} has no registered digest: refusing to load it")
+    manifest_path = folder / CHECKSUMS_FILE
+    if not manifest_path.exists():
+        raise ChecksumMismatch(f"{what}: {CHECKSUMS_FILE} is missing from the artifact")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest_digest(manifest) != expected_digest:
+        raise ChecksumMismatch(f"{what}: checksum manifest digest differs from the registered digest")
+    verify_checksums(folder, manifest)
+    return manifest
 
 
 def save_skops(obj: Any, path: Path) -> None:

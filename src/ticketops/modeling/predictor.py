@@ -16,6 +16,20 @@ from ticketops.modeling.classifiers import Classifier, load_classifier
 SERVING_FILE = "serving.json"
 
 
+def top1(labels: Sequence[str], proba: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Each row's most probable label and its probability: the decision before a review threshold exists.
+
+    ``proba`` is (tickets, labels); evaluation picks the review threshold from these confidences.
+    """
+    best = proba.argmax(axis=1)
+    return [labels[i] for i in best.tolist()], proba[np.arange(len(best)), best]
+
+
+def needs_review(confidence: np.ndarray, review_threshold: float) -> np.ndarray:
+    """Tickets an agent should check: confidence below the review threshold chosen on validation."""
+    return confidence < review_threshold
+
+
 @dataclass(frozen=True)
 class Scored:
     """Predictions for a batch of texts, as arrays (the serving path builds responses from these)."""
@@ -45,11 +59,14 @@ class Predictor:
     def labels(self) -> list[str]:
         return self.classifier.labels
 
+    def decide(self, proba: np.ndarray) -> Scored:
+        """The answer for each row of ``proba`` (tickets, labels): top label, its probability, and whether an
+        agent should review it (confidence below the review threshold). Every scoring path goes through here."""
+        labels, confidence = top1(self.labels, proba)
+        return Scored(labels, confidence, needs_review(confidence, self.review_threshold))
+
     def score(self, texts: Sequence[str]) -> Scored:
-        proba = self.classifier.predict_proba(texts)
-        best = proba.argmax(axis=1)
-        confidence = proba[np.arange(len(best)), best]
-        return Scored([self.labels[i] for i in best], confidence, confidence < self.review_threshold)
+        return self.decide(self.classifier.predict_proba(texts))
 
     def predict_frame(self, texts: Sequence[str]) -> pd.DataFrame:
         scored = self.score(texts)

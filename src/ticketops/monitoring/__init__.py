@@ -1,1 +1,1 @@
-"""Production watch: drift signals (Evidently), the scheduled monitor, its metrics and traffic scenarios."""
+"""Production watch: drift signals through Evidently, the scheduled monitor, its gauges and its dashboards."""

@@ -34,18 +34,20 @@ class Reference:
 
 def resolve_version(uri: str) -> str:
     """The registry version ``uri`` names right now (``local`` for a package folder)."""
-    if not uri.startswith("models:/"):
-        return LOCAL
-    from ticketops.registry import store as registry
+    from ticketops.registry.ref import is_registry_uri, parse_model_uri
 
-    return str(registry.get_version(registry.client(), registry.parse_model_uri(uri)).version)
+    if not is_registry_uri(uri):
+        return LOCAL
+    from ticketops.registry import store
+
+    return str(store.get_version(store.client(), parse_model_uri(uri)).version)
 
 
 def load_reference(uri: str, threads: int = 2, embed: bool = True) -> Reference:
     """Open the model, read its stored reference sample (reference.csv) and embed it."""
     from ticketops.fileio import read_csv
+    from ticketops.modeling.artifacts import REFERENCE_FILE
     from ticketops.registry.loading import open_model
-    from ticketops.registry.register import REFERENCE_FILE
 
     with open_model(uri, threads=threads) as model:
         path = model.folder / REFERENCE_FILE if model.folder else None
@@ -64,11 +66,9 @@ def load_reference(uri: str, threads: int = 2, embed: bool = True) -> Reference:
     def score(texts: list[str]):
         """Labels, confidences, review flags; an encoder model reuses the (cached) embeddings drift needs too."""
         if isinstance(classifier, EncoderClassifier):
-            proba = classifier.predict_proba(texts, embeddings=embedder(texts))
-            best = proba.argmax(axis=1)
-            confidence = proba[np.arange(len(best)), best]
-            return [classifier.labels[i] for i in best], confidence, confidence < predictor.review_threshold
-        scored = predictor.score(texts)
+            scored = predictor.decide(classifier.predict_proba(texts, embeddings=embedder(texts)))
+        else:
+            scored = predictor.score(texts)
         return scored.labels, scored.confidence, scored.needs_review
 
     logger.info("reference of %s (version %s): %d tickets", uri, version, len(window))

@@ -16,44 +16,43 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ticketops.fileio import read_json
-from ticketops.modeling.artifacts import CHECKSUMS_FILE, ChecksumMismatch, manifest_digest, verify_checksums
+from ticketops.modeling.artifacts import verify_package
 from ticketops.modeling.predictor import Predictor
-from ticketops.registry.loading import LoadedModel
+from ticketops.registry import store
+from ticketops.registry.loading import LoadedModel, open_model
+from ticketops.registry.ref import parse_model_uri
+from ticketops.settings import MODEL_NAME
 
 BENTO_SCHEME = "bento:"
-BENTO_MODEL_NAME = "ticket-classifier"
 PACKAGE_SUBDIR = "package"  # BentoML writes its own model.yaml beside it
 
 
 def bento_tag(registry_version: str, digest: str) -> str:
     """``ticket-classifier:v<version>-<digest12>``: the registry version and the artifact in one tag."""
-    return f"{BENTO_MODEL_NAME}:v{registry_version}-{digest[:12]}"
+    return f"{MODEL_NAME}:v{registry_version}-{digest[:12]}"
 
 
 def import_from_registry(uri: str) -> str:
     """Download and verify ``uri`` from the registry, save it in the BentoML model store; return the tag."""
     import bentoml
 
-    from ticketops.registry import store as registry
-
-    ref = registry.parse_model_uri(uri)
-    mlflow_client = registry.client()
-    version = registry.get_version(mlflow_client, ref)
-    digest = version.tags.get(registry.TAG_ARTIFACT_SHA, "")
+    ref = parse_model_uri(uri)
+    mlflow_client = store.client()
+    version = store.get_version(mlflow_client, ref)
+    digest = version.tags.get(store.TAG_ARTIFACT_SHA, "")
     tag = bento_tag(str(version.version), digest)
     try:
         return str(bentoml.models.get(tag).tag)  # the same version and bytes were imported before
     except bentoml.exceptions.NotFound:
         pass
     with tempfile.TemporaryDirectory(prefix="ticketops-import-") as tmp:
-        folder = registry.fetch_verified(mlflow_client, version, Path(tmp))
+        folder = store.fetch_verified(mlflow_client, version, Path(tmp))
         metadata = {
             "source_uri": uri,
             "registered_model": ref.name,
             "registry_version": str(version.version),
             "alias": ref.alias or "",
-            registry.TAG_ARTIFACT_SHA: digest,
+            store.TAG_ARTIFACT_SHA: digest,
             "model_family": version.tags.get("model_family", ""),
             "data_md5": version.tags.get("data_md5", ""),
         }
@@ -64,7 +63,7 @@ def import_from_registry(uri: str) -> str:
 
 
 def _parse(uri: str) -> str:
-    tag = uri.removeprefix(BENTO_SCHEME).strip() or BENTO_MODEL_NAME
+    tag = uri.removeprefix(BENTO_SCHEME).strip() or MODEL_NAME
     if not re.fullmatch(r"[a-z0-9_.\-]+(:[a-z0-9_.\-]+)?", tag):
         raise ValueError(f"malformed Bento model URI {uri!r} (expected bento:NAME[:VERSION])")
     return tag
@@ -82,21 +81,14 @@ def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
         raise LookupError(f"BentoML model {tag} is not in the model store (import it, then bentoml build)") from exc
     folder = Path(model.path) / PACKAGE_SUBDIR
     meta = dict(model.info.metadata)
-    expected = str(meta.get("artifact_sha256", ""))
-    manifest_path = folder / CHECKSUMS_FILE
-    if not expected or not manifest_path.exists():
-        raise ChecksumMismatch(f"BentoML model {model.tag} has no registered digest or manifest: refusing to load it")
-    manifest = read_json(manifest_path)
-    if manifest_digest(manifest) != expected:
-        raise ChecksumMismatch(f"BentoML model {model.tag}: manifest digest differs from the registered digest")
-    verify_checksums(folder, manifest)
+    verify_package(folder, str(meta.get(store.TAG_ARTIFACT_SHA, "")), f"BentoML model {model.tag}")
     predictor = Predictor.from_folder(folder, threads=threads, verify=False)
     tags = {"model_family": str(meta.get("model_family", "")), "data_md5": str(meta.get("data_md5", ""))}
     yield LoadedModel(
         predictor,
         uri,
         str(meta.get("registry_version", model.tag.version)),
-        str(meta.get("registered_model", BENTO_MODEL_NAME)),
+        str(meta.get("registered_model", MODEL_NAME)),
         str(meta.get("alias", "")) or None,
         tags,
         folder,
@@ -107,6 +99,4 @@ def open_any(uri: str, threads: int = 2):
     """``bento:`` URIs from the BentoML model store, everything else through the registry (or a local folder)."""
     if uri.startswith(BENTO_SCHEME):
         return open_bento_model(uri, threads)
-    from ticketops.registry.loading import open_model
-
     return open_model(uri, threads)

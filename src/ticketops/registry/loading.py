@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ticketops.modeling.predictor import Predictor
+from ticketops.registry.ref import is_registry_uri, parse_model_uri
 
 
 @dataclass
@@ -28,20 +29,20 @@ class LoadedModel:
 @contextmanager
 def open_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
     """Resolve, download, verify and load; the downloaded files are removed when the block ends."""
-    if not uri.startswith("models:/"):
+    if not is_registry_uri(uri):
         folder = Path(uri)
         if not folder.is_dir():
             raise FileNotFoundError(f"model folder {folder} does not exist (or pass models:/NAME@ALIAS)")
         yield LoadedModel(Predictor.from_folder(folder, threads=threads), uri, "local", folder=folder)
         return
-    from ticketops.registry import store as registry
+    from ticketops.registry import store
 
-    ref = registry.parse_model_uri(uri)
-    mlflow_client = registry.client()
-    version = registry.get_version(mlflow_client, ref)
+    ref = parse_model_uri(uri)
+    mlflow_client = store.client()
+    version = store.get_version(mlflow_client, ref)
     workdir = Path(tempfile.mkdtemp(prefix=f"ticketops-{ref.name}-v{version.version}-"))
     try:
-        folder = registry.fetch_verified(mlflow_client, version, workdir)
+        folder = store.fetch_verified(mlflow_client, version, workdir)
         predictor = Predictor.from_folder(folder, threads=threads, verify=False)  # fetch_verified checked every file
         yield LoadedModel(predictor, uri, str(version.version), ref.name, ref.alias, dict(version.tags), folder)
     finally:

@@ -16,14 +16,14 @@ from ticketops.config import Params
 from ticketops.evaluation.gate import GateDecision, promotion_gate
 from ticketops.evaluation.metrics import headline_metrics
 from ticketops.fileio import read_json
-from ticketops.modeling.artifacts import ChecksumMismatch, manifest_digest, write_checksums
+from ticketops.modeling.artifacts import REFERENCE_FILE, ChecksumMismatch, manifest_digest, write_checksums
 from ticketops.modeling.predictor import SERVING_FILE, Predictor
+from ticketops.registry.ref import ModelNotFound
 from ticketops.registry.store import (
     PACKAGE_DIR,
     TAG_ARTIFACT_SHA,
     TAG_GATE_PASSED,
     TAG_GATE_REASON,
-    ModelNotFound,
     alias_version,
     dvc_md5,
     fetch_verified,
@@ -33,8 +33,6 @@ from ticketops.registry.store import (
     set_alias,
 )
 from ticketops.settings import CHALLENGER, CHAMPION
-
-REFERENCE_FILE = "reference.csv"
 
 
 @dataclass(frozen=True)

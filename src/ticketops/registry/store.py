@@ -11,12 +11,11 @@ import json
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ticketops.fileio import read_json
-from ticketops.modeling.artifacts import CHECKSUMS_FILE, ChecksumMismatch, manifest_digest, verify_checksums
+from ticketops.modeling.artifacts import ChecksumMismatch, verify_package
+from ticketops.registry.ref import ModelNotFound, ModelRef
 from ticketops.settings import artifact_root, project_root, tracking_uri
 
 PACKAGE_DIR = "ticketops_model"
@@ -24,37 +23,6 @@ LOADER_MODULE = "ticketops.modeling.pyfunc_loader"
 TAG_ARTIFACT_SHA = "artifact_sha256"
 TAG_GATE_PASSED = "gate_passed"
 TAG_GATE_REASON = "gate_reason"
-
-
-class ModelNotFound(LookupError):
-    """The URI names an alias, version or model that the registry does not have."""
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A parsed ``models:/name@alias`` or ``models:/name/version``."""
-
-    name: str
-    alias: str | None = None
-    version: str | None = None
-
-    def __str__(self) -> str:
-        return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
-
-
-def parse_model_uri(uri: str) -> ModelRef:
-    if not uri.startswith("models:/"):
-        raise ValueError(f"not a registry URI (expected models:/NAME@ALIAS or models:/NAME/VERSION): {uri!r}")
-    rest = uri.removeprefix("models:/").strip("/")
-    if "@" in rest:
-        name, alias = rest.split("@", 1)
-        if name and alias:
-            return ModelRef(name, alias=alias)
-    elif "/" in rest:
-        name, version = rest.rsplit("/", 1)
-        if name and version.isdigit():
-            return ModelRef(name, version=version)
-    raise ValueError(f"malformed model URI {uri!r} (expected models:/NAME@ALIAS or models:/NAME/VERSION)")
 
 
 def client():
@@ -99,7 +67,7 @@ def get_version(mlflow_client, ref: ModelRef):
 def alias_version(mlflow_client, name: str, alias: str):
     """The version behind ``alias``, or None when the alias (or the model) does not exist."""
     try:
-        return get_version(mlflow_client, ModelRef(name, alias=alias))
+        return get_version(mlflow_client, ModelRef.alias_of(name, alias))
     except ModelNotFound:
         return None
 
@@ -110,24 +78,18 @@ def fetch_verified(mlflow_client, version, dst_root: Path | None = None) -> Path
 
     expected = version.tags.get(TAG_ARTIFACT_SHA)
     if not expected:
+        # refused before anything is downloaded
         raise ChecksumMismatch(f"{version.name} v{version.version} has no {TAG_ARTIFACT_SHA} tag: refusing to load it")
     dst_root = (
         Path(dst_root) if dst_root else Path(tempfile.mkdtemp(prefix=f"ticketops-{version.name}-v{version.version}-"))
     )
     local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{version.name}/{version.version}", dst_path=str(dst_root), tracking_uri=tracking_uri()
+        artifact_uri=str(ModelRef.version_of(version.name, version.version)),
+        dst_path=str(dst_root),
+        tracking_uri=tracking_uri(),
     )
     folder = Path(local) / "data" / PACKAGE_DIR
-    manifest_path = folder / CHECKSUMS_FILE
-    if not manifest_path.exists():
-        raise ChecksumMismatch(f"{version.name} v{version.version}: {CHECKSUMS_FILE} is missing from the artifact")
-    manifest = read_json(manifest_path)
-    if manifest_digest(manifest) != expected:
-        raise ChecksumMismatch(
-            f"{version.name} v{version.version}: checksum manifest digest differs from the registered "
-            f"{TAG_ARTIFACT_SHA}"
-        )
-    verify_checksums(folder, manifest)
+    verify_package(folder, expected, f"{version.name} v{version.version}")
     return folder
 
 

@@ -5,6 +5,7 @@ the promotion gate decides whether the new version becomes @challenger.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +16,12 @@ from ticketops.retraining.export import ExportResult, export_feedback
 
 def dvc_track(batch: Path, root: Path, dvc: str) -> None:
     """A new data version: the batch goes into DVC's cache, its .dvc file is what git records."""
-    run_streaming([dvc, "add", str(batch.relative_to(root))], root, echo=False)
+    run_streaming([dvc, "add", str(batch.relative_to(root))], root)
 
 
-def reproduce(root: Path, dvc: str, echo: bool = True) -> dict:
-    """``dvc repro`` and what the register stage decided (models/registration.json)."""
-    run_streaming([dvc, "repro"], root, echo=echo)
+def reproduce(root: Path, dvc: str, on_line: Callable[[str], object] | None = None) -> dict:
+    """``dvc repro`` (its output line by line to ``on_line``) and what the register stage decided."""
+    run_streaming([dvc, "repro"], root, on_line)
     return read_json(root / "models" / "registration.json")
 
 
@@ -35,7 +36,7 @@ class RetrainResult:
         return str(self.registration["version"]) if "challenger" in self.registration.get("aliases", []) else None
 
 
-def retrain(root: Path, log_url: str, state_dir: Path, echo: bool = True) -> RetrainResult:
+def retrain(root: Path, log_url: str, state_dir: Path, on_line: Callable[[str], object] | None = None) -> RetrainResult:
     """Export new feedback as a DVC-tracked batch, then ``dvc repro``; the register stage applies the gate."""
     from ticketops.config import load_params
     from ticketops.data.labels import load_labels
@@ -52,4 +53,4 @@ def retrain(root: Path, log_url: str, state_dir: Path, echo: bool = True) -> Ret
     )
     if export.path is not None:
         dvc_track(export.path, root, dvc)
-    return RetrainResult(export, reproduce(root, dvc, echo=echo))
+    return RetrainResult(export, reproduce(root, dvc, on_line))

@@ -9,6 +9,7 @@ with the sequential tests of rollout/sequential.py, so looking every interval do
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -88,7 +89,13 @@ def two_rate_variance(obs: TwoRates):
 
 
 def planned_two_rates(d: Design, baseline: float, ratio: float) -> int:
-    """Canary observations needed when stable sees ``ratio`` times as many, at a stable rate of ``baseline``."""
+    """Canary observations needed when stable sees ``ratio`` times as many, at a stable rate of ``baseline``
+    (rounded, so a look costs a cache hit, not a search)."""
+    return _planned_two_rates(d, round(baseline, 3), round(ratio, 1))
+
+
+@functools.lru_cache(maxsize=4096)
+def _planned_two_rates(d: Design, baseline: float, ratio: float) -> int:
 
     def unit(theta: float) -> float:
         p_s = min(max(baseline, 1e-4), 1 - 1e-4)
@@ -181,7 +188,7 @@ def shadow_agreement(obs: Pairs, checks: RolloutChecks) -> CheckResult:
         q = min(max(theta, 1e-4), 1 - 1e-4)
         return q * (1 - q)
 
-    needed = max(checks.min_count, planned_sample(unit, d))
+    needed = max(checks.min_count, _planned_one_rate(d))
     if n < checks.min_count:
         return CheckResult(
             "shadow_agreement",
@@ -224,7 +231,7 @@ def shadow_accuracy(obs: Pairs, checks: RolloutChecks) -> CheckResult:
         q = max(discordance, abs(theta) + 1e-3)
         return q - theta * theta
 
-    needed = max(checks.min_feedback, planned_sample(unit, d))
+    needed = max(checks.min_feedback, _planned_paired(d, p.baseline_discordance))
     if n < checks.min_feedback:
         return CheckResult(
             "shadow_accuracy",
@@ -254,6 +261,16 @@ def shadow_accuracy(obs: Pairs, checks: RolloutChecks) -> CheckResult:
         decision.p_fail,
         decision.p_pass,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _planned_one_rate(d: Design) -> int:
+    return planned_sample(lambda t: min(max(t, 1e-4), 1 - 1e-4) * (1 - min(max(t, 1e-4), 1 - 1e-4)), d)
+
+
+@functools.lru_cache(maxsize=256)
+def _planned_paired(d: Design, discordance: float) -> int:
+    return planned_sample(lambda t: max(discordance, abs(t) + 1e-3) - t * t, d)
 
 
 def _with(result: CheckResult, **changes) -> CheckResult:

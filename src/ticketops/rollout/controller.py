@@ -16,48 +16,19 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ticketops.config import RolloutParams
+from ticketops.registry.ref import ModelRef
 from ticketops.rollout.analysis import CANARY_PHASE, SHADOW, Analysis, CanaryAnalysis, Verdict
 from ticketops.rollout.backend import RolloutBackend
 from ticketops.rollout.events import EventLog, RolloutEvent, registry_tag
+from ticketops.rollout.report import RolloutReport, StepRecord
 from ticketops.rollout.state import Phase, RolloutState
 from ticketops.settings import CHALLENGER, CHAMPION
 
 
 class RolloutError(RuntimeError):
     """The rollout cannot start or continue (no challenger, one already running, ...)."""
-
-
-@dataclass
-class StepRecord:
-    step: int
-    weight: int
-    analyses: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class RolloutReport:
-    """What ``ticketops rollout start --json`` prints at the end."""
-
-    state: RolloutState
-    steps: list[StepRecord]
-
-    def as_dict(self) -> dict:
-        return {
-            "result": str(self.state.phase),
-            "rollout_id": self.state.rollout_id,
-            "stable_version": self.state.stable_version,
-            "canary_version": self.state.canary_version,
-            "reason": self.state.reason,
-            "duration_s": round(self.state.updated_at - self.state.started_at, 1),
-            "steps": [{"step": s.step, "weight": s.weight, "analyses": s.analyses} for s in self.steps],
-        }
-
-
-def model_uri(name: str, version: str) -> str:
-    return f"models:/{name}/{version}"
 
 
 class RolloutController:
@@ -109,11 +80,11 @@ class RolloutController:
             canary_version=str(challenger.version),
             steps=[s for s in self.params.steps if 0 < s <= 100],
         )
-        if self.params.shadow.enabled and self.backend.supports_shadow:
-            state.steps = [0, *state.steps]
         if not state.steps:
             raise RolloutError("rollout.steps in params.yaml has no step between 1 and 100")
-        self.backend.deploy_canary(model_uri(self.model_name, state.canary_version), state.canary_version)
+        if self.params.shadow.enabled and self.backend.supports_shadow:
+            state.steps = [0, *state.steps]
+        self.backend.deploy_canary(self._uri(state.canary_version), state.canary_version)
         self._enter_step(state, 0)
         shadow = " (shadow first)" if state.steps[0] == 0 else ""
         self._record(
@@ -243,7 +214,7 @@ class RolloutController:
     def promote(self, state: RolloutState, reason: str) -> None:
         from ticketops.registry.store import clear_alias, set_alias
 
-        self.backend.promote(model_uri(self.model_name, state.canary_version), state.canary_version)
+        self.backend.promote(self._uri(state.canary_version), state.canary_version)
         set_alias(self.client, self.model_name, CHAMPION, state.canary_version)
         clear_alias(self.client, self.model_name, CHALLENGER)
         state.weight, state.phase, state.reason = 100, Phase.PROMOTED, reason
@@ -276,6 +247,10 @@ class RolloutController:
         return state
 
     # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _uri(self, version: str) -> str:
+        """What a track serves: one pinned version (``models:/NAME/VERSION``), never an alias that may move."""
+        return str(ModelRef.version_of(self.model_name, version))
 
     def _step_record(self, state: RolloutState) -> StepRecord:
         if not self.steps or self.steps[-1].step != state.step_index + 1:

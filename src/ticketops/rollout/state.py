@@ -17,11 +17,10 @@ class Phase(StrEnum):
     PAUSED = "paused"  # inconclusive analysis: waits and retries, never promotes on it
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
-    ABORTED = "aborted"
 
     @property
     def finished(self) -> bool:
-        return self in (Phase.PROMOTED, Phase.ROLLED_BACK, Phase.ABORTED)
+        return self in (Phase.PROMOTED, Phase.ROLLED_BACK)
 
 
 class RolloutState(BaseModel):

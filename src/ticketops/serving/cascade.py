@@ -15,15 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from ticketops.fileio import read_csv
+from ticketops.modeling.artifacts import REFERENCE_FILE
 from ticketops.modeling.classifiers import CascadeClassifier
 from ticketops.modeling.predictor import Predictor
 from ticketops.serving.compiled_tfidf import CompiledTfidf
-from ticketops.serving.scoring import TicketScore
+from ticketops.serving.scoring import TicketScore, ticket_scores
 
 FAST, SLOW = CascadeClassifier.FAST, CascadeClassifier.SLOW
-# The drift reference sample every registered package carries (registration.REFERENCE_FILE; not imported
-# from there: the Bento carries only the modules serving needs).
-REFERENCE_FILE = "reference.csv"
 
 
 def is_cascade(predictor: Predictor) -> bool:
@@ -39,16 +37,15 @@ def reference_texts(folder: Path | None) -> list[str]:
 
 
 class CascadeStages:
-    """The two stages of a loaded cascade, with the routing and review thresholds it was registered with."""
+    """The two stages of a loaded cascade: routing is the cascade's own, answers are ``Predictor.decide``'s."""
 
     def __init__(self, predictor: Predictor):
         cascade = predictor.classifier
         if not isinstance(cascade, CascadeClassifier):
             raise TypeError(f"{type(cascade).__name__} is not a cascade")
+        self.predictor = predictor
         self.cascade = cascade
-        self.labels = list(predictor.labels)
         self.threshold = float(cascade.threshold)
-        self.review_threshold = float(predictor.review_threshold)
         self.fast = CompiledTfidf(cascade.fast)
 
     def verify(self, texts: Sequence[str]) -> float:
@@ -56,24 +53,22 @@ class CascadeStages:
         return self.fast.verify(self.cascade.fast, texts)
 
     def score_fast(self, texts: Sequence[str]) -> list[TicketScore | None]:
-        """The fast stage's answer where it is sure (confidence >= threshold), None where the slow stage must answer."""
-        out: list[TicketScore | None] = []
-        labels, threshold, review = self.labels, self.threshold, self.review_threshold
-        for text in texts:
-            proba = self.fast.proba(text)
-            best = int(proba.argmax())
-            confidence = float(proba[best])
-            sure = confidence >= threshold
-            out.append(TicketScore(labels[best], confidence, confidence < review, FAST) if sure else None)
-        return out
+        """The fast stage's answer where it is sure (the cascade's routing), None where the slow stage must answer."""
+        if not texts:
+            return []
+        proba = np.array([self.fast.proba(text) for text in texts])  # (tickets, labels); cheaper than np.stack
+        scored = self.predictor.decide(proba)
+        sure = self.cascade.route(proba).tolist()
+        return [
+            answer if fast else None
+            for answer, fast in zip(ticket_scores(scored, [FAST] * len(sure)), sure, strict=True)
+        ]
 
     def score_slow(self, texts: Sequence[str]) -> list[TicketScore]:
         """The batch function behind the batcher: the slow stage alone, on the tickets the fast one was unsure of."""
-        proba = self.cascade.slow.predict_proba(list(texts))
-        best = proba.argmax(axis=1)
-        confidence = proba[np.arange(len(best)), best]
-        labels, review = self.labels, self.review_threshold
-        return [TicketScore(labels[i], float(c), bool(c < review), SLOW) for i, c in zip(best, confidence, strict=True)]
+        texts = list(texts)
+        scored = self.predictor.decide(self.cascade.slow.predict_proba(texts))
+        return ticket_scores(scored, [SLOW] * len(texts))
 
     def slow_share(self, texts: Sequence[str]) -> float | None:
         """Share of ``texts`` the fast stage would pass on (the model's expected slow share on a reference sample)."""

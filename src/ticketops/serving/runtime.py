@@ -233,33 +233,19 @@ class ServingRuntime:
             (s.needs_review for s in scores),
         )
         now = time.time()
-        if not log:
-            return self._answer(model.version, ids, scores)
-        self.log.submit(
-            [
-                LogRow(
-                    ticket_id=ticket_id,
-                    text=redact(text),
-                    label=score.label,
-                    confidence=score.confidence,
-                    needs_review=score.needs_review,
-                    model_version=model.version,
-                    stage=score.stage,
-                    latency_ms=latency_ms,
-                    created_at=now,
-                )
-                for ticket_id, text, score in zip(ids, texts, scores, strict=True)
-            ]
-        )
-        return self._answer(model.version, ids, scores)
-
-    @staticmethod
-    def _answer(version: str, ids: list[str], scores: Sequence[TicketScore]) -> dict:
+        rows = [
+            LogRow(
+                ticket_id, redact(text), s.label, s.confidence, s.needs_review, model.version, s.stage, latency_ms, now
+            )
+            for ticket_id, text, s in zip(ids, texts, scores, strict=True)
+        ]
+        if log:
+            self.log.submit(rows)
         return {
-            "model_version": version,
+            "model_version": model.version,
             "predictions": [
-                {"id": ticket_id, "label": s.label, "confidence": s.confidence, "needs_review": s.needs_review}
-                for ticket_id, s in zip(ids, scores, strict=True)
+                {"id": r.ticket_id, "label": r.label, "confidence": r.confidence, "needs_review": r.needs_review}
+                for r in rows
             ],
         }
 

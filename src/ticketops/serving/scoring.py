@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from ticketops.modeling.classifiers import EncoderClassifier
-from ticketops.modeling.predictor import Predictor
+from ticketops.modeling.predictor import Predictor, Scored
 
 SINGLE_STAGE = "single"
 
@@ -28,6 +26,16 @@ class TicketScore:
     confidence: float
     needs_review: bool
     stage: str = SINGLE_STAGE
+
+
+def ticket_scores(scored: Scored, stages: Sequence[str]) -> list[TicketScore]:
+    """One answer per ticket of ``scored`` (Predictor.decide), each naming the stage that produced it."""
+    return [
+        TicketScore(label, confidence, review, stage)
+        for label, confidence, review, stage in zip(
+            scored.labels, scored.confidence.tolist(), scored.needs_review.tolist(), stages, strict=True
+        )
+    ]
 
 
 def set_encoder_batch_size(predictor: Predictor, size: int) -> None:
@@ -62,11 +70,4 @@ class Scorer:
             stages = [classifier.FAST if fast else classifier.SLOW for fast in answered]
         else:
             proba, stages = classifier.predict_proba(texts), [self.stage] * len(texts)
-        best = proba.argmax(axis=1)
-        confidence = proba[np.arange(len(best)), best]
-        labels = self.predictor.labels
-        threshold = self.predictor.review_threshold
-        return [
-            TicketScore(labels[i], float(conf), bool(conf < threshold), stage)
-            for i, conf, stage in zip(best, confidence, stages, strict=True)
-        ]
+        return ticket_scores(self.predictor.decide(proba), stages)

@@ -1,14 +1,20 @@
-"""Send scenario traffic to the running service: real tickets at a steady rate, agents' labels after them.
+"""Send scenario traffic to a running service: real tickets at a steady rate, agents' labels right after them.
 
-Tickets go to ``POST /classify`` in small batches paced to ``rate`` tickets per second; a share of them
-(``feedback_rate``) then gets its true label through ``POST /feedback``, as agents would provide it.
+One generator serves the CLI (``ticketops simulate``: a fixed number of tickets, then a summary), the demo
+(in the background until stopped, the scenario switched between windows) and the tests. Tickets go to
+``POST /classify`` in requests of ``batch_size`` paced to ``rate`` tickets per second; for a spread-out share
+(``feedback_rate``) of the answered tickets, the true label follows through ``POST /feedback``, as agents
+would provide it. Every request the client saw fail is counted.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +23,6 @@ import pandas as pd
 
 from ticketops.config import ScenarioParams
 from ticketops.simulation.scenarios import scenario_window
-
-MAX_TEXT_CHARS = 2000  # the service's default limit; longer tickets are cut, not rejected
 
 
 @dataclass
@@ -76,6 +80,146 @@ def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+class TrafficGenerator:
+    """Sends tickets from ``next_window()`` (a DataFrame with ``text`` and ``label``) at ``rate`` per second.
+
+    ``run(count)`` sends ``count`` tickets and returns; ``start()`` / ``stop()`` run it in a background thread
+    until stopped. At most ``concurrency`` requests are in flight; a slow service delays tickets, it never
+    makes the generator pile up requests.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        next_window: Callable[[], pd.DataFrame],
+        *,
+        rate: float = 40.0,
+        feedback_rate: float = 0.3,
+        batch_size: int = 1,
+        concurrency: int = 8,
+        token: str | None = None,
+        scenario: str = "",
+        timeout: float = 30.0,
+        max_text_chars: int | None = None,
+    ):
+        self.url = url.rstrip("/")
+        self.next_window = next_window
+        self.rate = rate
+        self.feedback_rate = feedback_rate
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.headers = _headers(token)
+        self.timeout = timeout
+        self.max_text_chars = max_text_chars
+        self.summary = TrafficSummary(scenario)
+        self._run_id = uuid.uuid4().hex[:8]
+        self._tickets = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def switch(self, next_window: Callable[[], pd.DataFrame]) -> None:
+        """Change the scenario from the next window on (the current window finishes first)."""
+        self.next_window = next_window
+
+    def run(self, count: int) -> TrafficSummary:
+        """Send ``count`` tickets (and their feedback), then return the summary."""
+        asyncio.run(self._run(count))
+        return self.summary
+
+    def start(self) -> TrafficGenerator:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run(None)), name="traffic", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> TrafficSummary:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        return self.summary
+
+    def _batches(self, count: int | None):
+        """Requests' worth of tickets (id, text, label) from successive windows until ``count`` or stop."""
+        while not self._stop.is_set() and (count is None or self._tickets < count):
+            window = self.next_window()
+            if not len(window):
+                return
+            if "injected" in window:
+                self.summary.injected += int(window["injected"].sum())
+            rows = list(window[["text", "label"]].itertuples(index=False))
+            for start in range(0, len(rows), self.batch_size):
+                if self._stop.is_set() or (count is not None and self._tickets >= count):
+                    return
+                take = rows[start : start + self.batch_size]
+                if count is not None:
+                    take = take[: count - self._tickets]
+                batch = []
+                for text, label in take:
+                    self._tickets += 1
+                    text = str(text)[: self.max_text_chars] if self.max_text_chars else str(text)
+                    batch.append((f"sim-{self._run_id}-{self._tickets}", text, label))
+                yield batch
+
+    async def _run(self, count: int | None) -> None:
+        import httpx
+
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        started = time.monotonic()
+        async with httpx.AsyncClient(
+            base_url=self.url, timeout=self.timeout, limits=limits, headers=self.headers
+        ) as client:
+            gate = asyncio.Semaphore(self.concurrency)
+            pending: set[asyncio.Task] = set()
+            sent_tickets = 0
+            for batch in self._batches(count):
+                if self.rate > 0:
+                    await asyncio.sleep(max(0.0, started + sent_tickets / self.rate - time.monotonic()))
+                sent_tickets += len(batch)
+                await gate.acquire()
+                task = asyncio.create_task(self._request(client, batch, gate))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        self.summary.seconds += time.monotonic() - started
+
+    def _wants_feedback(self, number: int) -> bool:
+        """An exact, evenly spread share of tickets gets a label (ticket ``number`` counts from 1)."""
+        return (number * self.feedback_rate) % 1.0 + self.feedback_rate >= 1.0
+
+    async def _request(self, client, batch: list[tuple[str, str, str]], gate: asyncio.Semaphore) -> None:
+        import httpx
+
+        summary = self.summary
+        try:
+            body = {"tickets": [{"text": text, "id": ticket_id} for ticket_id, text, _ in batch]}
+            summary.sent += len(batch)
+            try:
+                response = await client.post("/classify", json=body)
+            except httpx.HTTPError as exc:
+                summary.failed_requests += 1
+                summary.errors.append(type(exc).__name__)
+                return
+            if response.status_code != 200:
+                summary.failed_requests += 1
+                summary.errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
+                return
+            predictions = response.json()["predictions"]
+            summary.classified += len(predictions)
+            summary.predicted.update(p["label"] for p in predictions)
+            items = [
+                {"id": ticket_id, "text": text, "label": label}
+                for ticket_id, text, label in batch
+                if self._wants_feedback(int(ticket_id.rsplit("-", 1)[1]))
+            ]
+            if items:
+                sent, unknown = await _send_feedback(client, items)
+                summary.feedback_sent += sent
+                summary.feedback_unknown_label += unknown
+                summary.feedback_failed += len(items) - sent - unknown
+        finally:
+            gate.release()
+
+
 def send_traffic(
     url: str,
     pool: pd.DataFrame,
@@ -90,54 +234,25 @@ def send_traffic(
     seed: int = 0,
     token: str | None = None,
     timeout: float = 30.0,
+    concurrency: int = 1,
 ) -> TrafficSummary:
-    """Classify ``count`` scenario tickets at ``rate`` per second, then send feedback for a share of them."""
-    import httpx
+    """Classify ``count`` scenario tickets drawn from ``pool`` at ``rate`` per second, with feedback for a share."""
+    from ticketops.settings import service_settings
 
     rng = np.random.default_rng(seed)
-    tickets = scenario_window(pool, scenario, count, rng, scenarios, mixture=mixture)
-    run = uuid.uuid4().hex[:8]
-    tickets["id"] = [f"sim-{run}-{i}" for i in range(len(tickets))]
-    tickets["text"] = tickets["text"].str.slice(0, MAX_TEXT_CHARS)
-    summary = TrafficSummary(scenario, injected=int(tickets["injected"].sum()))
-    answered: list[int] = []
-    started = time.monotonic()
-    with httpx.Client(base_url=url.rstrip("/"), headers=_headers(token), timeout=timeout) as client:
-        for start in range(0, len(tickets), batch_size):
-            due = started + start / rate if rate > 0 else started
-            pause = due - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            batch = tickets.iloc[start : start + batch_size]
-            body = {"tickets": [{"text": t, "id": i} for t, i in zip(batch["text"], batch["id"], strict=True)]}
-            summary.sent += len(batch)
-            try:
-                response = client.post("/classify", json=body)
-            except httpx.HTTPError as exc:
-                summary.failed_requests += 1
-                summary.errors.append(type(exc).__name__)
-                continue
-            if response.status_code != 200:
-                summary.failed_requests += 1
-                summary.errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
-                continue
-            predictions = response.json()["predictions"]
-            summary.classified += len(predictions)
-            summary.predicted.update(p["label"] for p in predictions)
-            answered.extend(range(start, start + len(batch)))
-        labelled = [i for i in answered if rng.random() < feedback_rate]
-        for start in range(0, len(labelled), batch_size):
-            rows = tickets.iloc[labelled[start : start + batch_size]]
-            items = [
-                {"id": i, "text": t, "label": label}
-                for i, t, label in zip(rows["id"], rows["text"], rows["label"], strict=True)
-            ]
-            sent, unknown = _send_feedback(client, items)
-            summary.feedback_sent += sent
-            summary.feedback_unknown_label += unknown
-            summary.feedback_failed += len(items) - sent - unknown
-    summary.seconds = time.monotonic() - started
-    return summary
+    generator = TrafficGenerator(
+        url,
+        lambda: scenario_window(pool, scenario, count, rng, scenarios, mixture=mixture),
+        rate=rate,
+        feedback_rate=feedback_rate,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        token=token,
+        scenario=scenario,
+        timeout=timeout,
+        max_text_chars=service_settings().max_text_chars,
+    )
+    return generator.run(count)
 
 
 def _unknown_positions(response) -> list[int]:
@@ -156,7 +271,7 @@ def _unknown_positions(response) -> list[int]:
     return positions
 
 
-def _send_feedback(client, items: list[dict]) -> tuple[int, int]:
+async def _send_feedback(client, items: list[dict]) -> tuple[int, int]:
     """(accepted, refused for an unknown label): labels of intents the model never had are dropped, once.
 
     An agent can name an intent the served model does not know (a new product); the service refuses the
@@ -169,7 +284,7 @@ def _send_feedback(client, items: list[dict]) -> tuple[int, int]:
         if not items:
             return 0, unknown
         try:
-            response = client.post("/feedback", json={"items": items})
+            response = await client.post("/feedback", json={"items": items})
         except httpx.HTTPError:
             return 0, unknown
         if response.status_code == 200:

@@ -1,14 +1,10 @@
-"""Feedback export: new labels become a batch ingest accepts; the webhook retrains once per burst of alerts."""
-
-import threading
-import time
+"""Feedback export: new labels become a batch ingest accepts, and an export only takes what is new."""
 
 import pandas as pd
 from sqlalchemy import insert
 
 from ticketops.data.ingest import FEEDBACK, ingest, read_csv_batch
 from ticketops.retraining.export import export_feedback, feedback_batch
-from ticketops.retraining.webhook import RetrainTrigger
 from ticketops.serving.log_schema import metadata, predictions
 from ticketops.serving.prediction_log import make_engine
 
@@ -87,28 +83,3 @@ def test_export_writes_a_batch_ingest_accepts_and_remembers_where_it_stopped(tmp
     assert len(ingest(seed, [batch], sorted(LABELS))) == 2
     again = export_feedback(url, tmp_path / "feedback", dataset, tmp_path / "splits", LABELS, marker)
     assert again.rows == 0 and again.path is None  # nothing new since the last export
-
-
-def firing(name: str) -> dict:
-    return {"status": "firing", "alerts": [{"status": "firing", "labels": {"alertname": name}}]}
-
-
-def test_webhook_retrains_once_per_burst_and_ignores_other_alerts():
-    release = threading.Event()
-    calls = []
-
-    def on_alert(names):
-        calls.append(names)
-        release.wait(5)
-        return "ok"
-
-    trigger = RetrainTrigger(on_alert)
-    assert trigger.receive(firing("HighLatency")) is False
-    assert trigger.receive(firing("TicketDriftDetected")) is True
-    assert trigger.receive(firing("TicketDriftDetected")) is True  # while running: remembered, not queued twice
-    assert trigger.receive(firing("TicketDriftDetected")) is True
-    release.set()
-    deadline = time.monotonic() + 5
-    while trigger.state.running and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(calls) == 2 and trigger.state.triggered == 2 and trigger.state.last_result == "ok"

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ticketops.rollout.backend import CANARY, STABLE, BackendError
+from ticketops.rollout.backend import CANARY, STABLE
 from ticketops.rollout.kubernetes import objects as objs
+from ticketops.rollout.kubernetes.connection import KubernetesBackendError, api_client_from_settings
 from ticketops.rollout.state import RolloutState
 from ticketops.settings import KubernetesSettings
 
@@ -24,36 +24,6 @@ log = logging.getLogger(__name__)
 
 MERGE_PATCH = "application/merge-patch+json"
 GATEWAY_GROUP, GATEWAY_VERSION, HTTPROUTES = "gateway.networking.k8s.io", "v1", "httproutes"
-
-
-class KubernetesBackendError(BackendError):
-    """The cluster is not in a state the backend can act on (missing objects, a rollout that did not finish)."""
-
-
-def api_client_from_settings(settings: KubernetesSettings) -> Any:
-    """An ``ApiClient`` for the configured cluster: a kubeconfig file/context, or the pod's service account
-    (``in_cluster``, or automatically inside a pod when there is no kubeconfig)."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    def in_cluster() -> Any:
-        configuration = client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-
-    if settings.in_cluster:
-        return in_cluster()
-    # $KUBECONFIG is read here, not when the kubernetes package was imported (it may be set after that).
-    config_file = settings.kubeconfig or os.environ.get("KUBECONFIG") or None
-    try:
-        return config.new_client_from_config(config_file=config_file, context=settings.context)
-    except ConfigException as exc:
-        if os.environ.get("KUBERNETES_SERVICE_HOST") and not config_file:
-            return in_cluster()
-        raise KubernetesBackendError(
-            f"no usable kubeconfig ({exc}): set KUBECONFIG or TICKETOPS_K8S_KUBECONFIG "
-            "(and TICKETOPS_K8S_CONTEXT), or TICKETOPS_K8S_IN_CLUSTER=true inside the cluster"
-        ) from exc
 
 
 class KubernetesBackend:
@@ -93,7 +63,7 @@ class KubernetesBackend:
     supports_shadow = False  # mirrored traffic on the cluster (Gateway API RequestMirror) comes with Argo
 
     def set_shadow(self) -> None:
-        raise BackendError("the Kubernetes backend cannot mirror traffic yet; run with rollout.shadow.enabled false")
+        raise KubernetesBackendError("no traffic mirroring on Kubernetes yet: set rollout.shadow.enabled false")
 
     def deploy_canary(self, model_uri: str, version: str) -> None:
         """Create (or re-template) the canary from the stable Deployment, at 0% of traffic.
@@ -227,18 +197,8 @@ class KubernetesBackend:
         out: dict[str, dict[str, Any]] = {}
         for track, name in ((STABLE, self.settings.stable_deployment), (CANARY, self.settings.canary_deployment)):
             dep = self._read(name)
-            if dep is None:
-                continue
-            template = dep["spec"]["template"]
-            containers = {c["name"]: c for c in template["spec"]["containers"]}
-            container = containers.get(self.settings.container, {})
-            out[track] = {
-                "deployment": name,
-                "model_uri": objs.env_value(container, objs.MODEL_URI_ENV),
-                "model_version": (template.get("metadata", {}).get("labels") or {}).get(objs.VERSION_LABEL),
-                "replicas": dep["spec"].get("replicas", 1),
-                "ready_replicas": (dep.get("status") or {}).get("readyReplicas") or 0,
-            }
+            if dep is not None:
+                out[track] = {"deployment": name, **objs.track_info(dep, self.settings.container)}
         return out
 
     def canary_traffic_percent(self) -> int | None:
@@ -246,9 +206,7 @@ class KubernetesBackend:
         Service (None when nothing is ready or the route does not reference both tracks)."""
         s = self.settings
         if s.traffic == "httproute":
-            route = self._custom.get_namespaced_custom_object(
-                GATEWAY_GROUP, GATEWAY_VERSION, s.namespace, HTTPROUTES, s.httproute, **self._opts()
-            )
+            route = self._route()
             return objs.route_canary_percent(route, stable_service=s.stable_service, canary_service=s.canary_service)
         ready = {track: info["ready_replicas"] for track, info in self.tracks().items()}
         total = sum(ready.values())
@@ -293,11 +251,15 @@ class KubernetesBackend:
             return  # nothing to scale down
         self._patch_deployment(name, {"spec": {"replicas": replicas}})
 
-    def _patch_route(self, canary_percent: int) -> None:
+    def _route(self) -> dict[str, Any]:
         s = self.settings
-        route = self._custom.get_namespaced_custom_object(
+        return self._custom.get_namespaced_custom_object(
             GATEWAY_GROUP, GATEWAY_VERSION, s.namespace, HTTPROUTES, s.httproute, **self._opts()
         )
+
+    def _patch_route(self, canary_percent: int) -> None:
+        s = self.settings
+        route = self._route()
         rules = objs.route_with_weights(
             route, stable_service=s.stable_service, canary_service=s.canary_service, canary_percent=canary_percent
         )

@@ -151,6 +151,18 @@ def deployment_serving(deployment: dict[str, Any]) -> bool:
     return ready >= 1 and updated >= 1 and (status.get("replicas") or 0) <= updated
 
 
+def track_info(deployment: dict[str, Any], container: str) -> dict[str, Any]:
+    """What a track's Deployment serves: model URI (``container``'s env), version label, desired and ready pods."""
+    template = deployment["spec"]["template"]
+    containers = {c["name"]: c for c in template["spec"]["containers"]}
+    return {
+        "model_uri": env_value(containers.get(container, {}), MODEL_URI_ENV),
+        "model_version": (template.get("metadata", {}).get("labels") or {}).get(VERSION_LABEL),
+        "replicas": deployment["spec"].get("replicas", 1),
+        "ready_replicas": (deployment.get("status") or {}).get("readyReplicas") or 0,
+    }
+
+
 def replicas_ready(deployment: dict[str, Any], replicas: int) -> bool:
     """At least ``replicas`` pods of the current template are ready and no pod of an older one is left."""
     status = deployment.get("status") or {}
