@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -28,7 +29,8 @@ def promotion_gate(
     if champion is None:
         return GateDecision(True, f"no champion yet; {metric}={candidate:.4f}", candidate, None)
     needed = champion + margin
-    if candidate >= needed:
+    # At the margin passes: 0.2 + 0.1 is 0.30000000000000004 in floats, and 0.3 meets it.
+    if candidate >= needed or math.isclose(candidate, needed, rel_tol=0.0, abs_tol=1e-12):
         return GateDecision(
             True, f"{metric} {candidate:.4f} beats champion {champion:.4f} by >= {margin:.4f}", candidate, champion
         )

@@ -75,7 +75,6 @@ def test_perturb_typo_is_reproducible_and_leaves_short_texts_alone():
     assert perturb_typo("", random.Random(0)) == ""
 
 
-@pytest.mark.xfail(strict=True, reason="the neighbour table maps 'a' to itself, so that slip is a no-op")
 def test_every_key_has_a_neighbour_other_than_itself():
     assert all(key != neighbour for key, neighbour in _KEYBOARD_NEIGHBOURS.items())
 

@@ -54,3 +54,9 @@ def test_the_decision_is_immutable():
     decision = promotion_gate("accuracy", 0.5, None, 0.0, behaviour_ok=True)
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.passed = False  # type: ignore[misc]
+
+
+def test_a_candidate_exactly_at_a_margin_that_floats_cannot_hold_still_passes():
+    # 0.2 + 0.1 == 0.30000000000000004: the gate must not refuse 0.3 for a rounding error.
+    assert promotion_gate("accuracy", 0.3, 0.2, 0.1, True).passed
+    assert not promotion_gate("accuracy", 0.2999, 0.2, 0.1, True).passed
