@@ -126,17 +126,58 @@ class RegisterParams(_Section):
     gate_margin: float = 0.002
 
 
-class RolloutChecks(_Section):
-    """Canary analysis bounds, each canary-vs-stable on the same step window (see rollout/analysis.py)."""
+class RateCheck(_Section):
+    """A canary-vs-stable rate: ``effect`` is the smallest rise it must catch; ``baseline`` the stable rate
+    assumed when planning its sample (the measured one is used once there is data)."""
 
-    min_canary_requests: int = Field(30, ge=1)
-    max_error_rate_increase: float = 0.01
-    max_p99_ratio: float = 2.0
-    p99_floor_s: float = 0.25  # a canary p99 below this never fails, whatever the ratio
-    max_prediction_divergence: float = 0.3  # total variation distance beyond sampling noise
-    max_review_rate_increase: float = 0.1
-    max_accuracy_drop: float = 0.03  # beyond sampling noise (one-sided 95% bound of the difference)
-    min_feedback: int = Field(20, ge=1)
+    effect: float = Field(gt=0, lt=1)
+    baseline: float = Field(ge=0, lt=1)
+
+
+class LatencyCheck(RateCheck):
+    """The share of requests slower than ``max_p99_ratio`` x stable's p99 (at least ``p99_floor_s``)."""
+
+    max_p99_ratio: float = Field(2.0, gt=1)
+    p99_floor_s: float = Field(0.25, gt=0)
+
+
+class AccuracyCheck(_Section):
+    effect: float = Field(0.03, gt=0, lt=1)  # smallest accuracy drop to catch
+    baseline: float = Field(0.9, gt=0, lt=1)  # stable's accuracy, for planning
+
+
+class ShadowAccuracyCheck(_Section):
+    effect: float = Field(0.02, gt=0, lt=1)  # smallest paired accuracy drop to catch
+    baseline_discordance: float = Field(0.1, gt=0, le=1)  # share of tickets exactly one model gets right
+
+
+class ShadowAgreementCheck(_Section):
+    min_agreement: float = Field(0.8, gt=0, le=1)  # acceptable agreement on intents both models know
+    effect: float = Field(0.1, gt=0, lt=1)  # a disagreement this much larger fails
+
+
+class RolloutChecks(_Section):
+    """Error rates and smallest effects of the rollout checks (rollout/checks.py, rollout/sequential.py)."""
+
+    alpha: float = Field(0.005, gt=0, lt=0.5)  # false FAIL of a challenger as good as stable, per check and phase
+    beta: float = Field(0.2, gt=0, lt=0.5)  # false PASS of a challenger worse by the effect, per check and phase
+    power: float = Field(0.8, gt=0.5, lt=1)  # for the planned sample each check reports
+    tau_scale: float = Field(1.0, gt=0)  # mSPRT mixing sd in units of the effect
+    min_count: int = Field(30, ge=1)  # observations per track before any rate is judged
+    min_feedback: int = Field(30, ge=1)  # labels before an accuracy is judged (fewer: inconclusive)
+    error_rate: RateCheck = RateCheck(effect=0.02, baseline=0.005)
+    latency: LatencyCheck = LatencyCheck(effect=0.1, baseline=0.01)
+    review_rate: RateCheck = RateCheck(effect=0.1, baseline=0.3)
+    live_accuracy: AccuracyCheck = AccuracyCheck()
+    shadow_accuracy: ShadowAccuracyCheck = ShadowAccuracyCheck()
+    shadow_agreement: ShadowAgreementCheck = ShadowAgreementCheck()
+
+
+class ShadowParams(_Section):
+    """The first phase: every live ticket mirrored to the challenger, its answers discarded."""
+
+    enabled: bool = True
+    max_in_flight: int = Field(8, ge=1)  # mirrored requests the splitter keeps open at once; more are skipped
 
 
 class RolloutParams(_Section):
@@ -145,8 +186,10 @@ class RolloutParams(_Section):
     steps: tuple[int, ...] = (10, 25, 50, 100)
     analysis_interval_s: float = Field(15.0, gt=0)
     min_step_seconds: float = Field(10.0, ge=0)
+    max_step_seconds: float = Field(600.0, gt=0)  # a phase undecided by then is inconclusive: the rollout pauses
     max_failures: int = Field(2, ge=1)  # consecutive failed analyses that roll back
-    max_inconclusive: int = Field(40, ge=1)  # consecutive inconclusive analyses before giving up (rollback)
+    require_accuracy_evidence: bool = True  # promotion needs shadow_accuracy or live_accuracy to have passed
+    shadow: ShadowParams = ShadowParams()
     checks: RolloutChecks = RolloutChecks()
 
 

@@ -141,3 +141,31 @@ def wait_until(what: str, condition: Callable[[], object], timeout: float, every
             return value
         time.sleep(every)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still "exists"; check /proc when we can.
+    status = Path(f"/proc/{pid}/status")
+    if status.exists():
+        return "State:\tZ" not in status.read_text()
+    return True
+
+
+def stop_pid(pid: int, timeout: float = 20.0) -> None:
+    """SIGTERM the process group (graceful: in-flight requests finish), SIGKILL after ``timeout``."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return
+            time.sleep(0.1)

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MODEL_NAME = "ticket-classifier"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+SHADOW_HEADER = "X-Ticketops-Shadow"  # a /classify copied by the splitter in a shadow phase: answered, not logged
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
 ROOT_MARKERS = ("dvc.yaml", "params.yaml")
 
@@ -77,6 +78,9 @@ class ServiceSettings(BaseSettings):
     # ids that are not safe opaque tokens are stored as a keyed hash: replicas of one deployment share the key
     id_hash_key: SecretStr | None = None  # hex, >= 16 bytes; else the key file (created on first use)
     id_hash_key_file: Path | None = None  # default <root>/.ticketops/id-hash.key
+    # feedback for a ticket another replica answered may arrive before that replica wrote its row: look again
+    # for this long (at most half the request timeout) before counting the label unmatched
+    feedback_join_wait_s: float = Field(2.0, ge=0)
     threads: int = Field(2, ge=1)
     # labels metrics so stable and canary replicas can be told apart
     track: Literal["stable", "canary"] = "stable"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.helpers.tiny_model import register_tiny_model, tiny_frame, tiny_registry
-from ticketops.config import RolloutChecks, RolloutParams
+from ticketops.config import LatencyCheck, RateCheck, RolloutChecks, RolloutParams, ShadowParams
 from ticketops.processes import free_port
 from ticketops.registry.store import alias_version, client
 from ticketops.rollout.analysis import CanaryAnalysis
@@ -79,13 +79,24 @@ def stack(tmp_path_factory):
 
 
 def make_controller(stack: LocalStack, steps=(50, 100)) -> RolloutController:
+    """Fault tests of the machinery: no feedback flows here, so no accuracy evidence (waived, as params allow)
+    and no shadow phase (its paired accuracy needs labels; tests/integration/test_live_accuracy_attribution.py
+    runs it); effects large enough that a tiny stack gathers their samples in seconds."""
     params = RolloutParams(
         steps=steps,
         analysis_interval_s=2,
         min_step_seconds=3,
         max_failures=2,
-        max_inconclusive=10,
-        checks=RolloutChecks(min_canary_requests=10, min_feedback=1000),
+        max_step_seconds=120,
+        require_accuracy_evidence=False,
+        shadow=ShadowParams(enabled=False),
+        checks=RolloutChecks(
+            min_count=10,
+            min_feedback=1000,
+            error_rate=RateCheck(effect=0.3, baseline=0.01),
+            latency=LatencyCheck(effect=0.4, baseline=0.01),
+            review_rate=RateCheck(effect=0.5, baseline=0.3),
+        ),
     )
     return RolloutController(
         LocalBackend(stack),
@@ -152,7 +163,7 @@ def test_canary_without_traffic_is_inconclusive(stack):
     ctl.tick(state)
     try:
         assert state.phase == Phase.PAUSED
-        assert "canary requests" in EventLog(local.dir / "events.jsonl").read(state.rollout_id)[-1].reason
+        assert "requests, need 10 each" in EventLog(local.dir / "events.jsonl").read(state.rollout_id)[-1].reason
     finally:
         ctl.abort("test cleanup")
         traffic.running.set()

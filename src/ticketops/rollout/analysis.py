@@ -1,39 +1,27 @@
-"""Canary analysis: PromQL over one step's window, canary against stable on the same traffic.
+"""Rollout analysis: the counts each check judges, read from Prometheus over one phase's window.
 
-Each check answers pass, fail or inconclusive. Too few canary (or stable) requests, a missing series, NaN
-or Prometheus unreachable are inconclusive: the controller pauses and retries, and never promotes on them.
+The checks themselves (params -> counts -> verdict) are in rollout/checks.py; this module only measures.
+A missing series, NaN or Prometheus unreachable is inconclusive: the controller waits, and never promotes on
+it. Two phases are analysed:
+
+* shadow: stable answers every client; the splitter mirrors each ticket to the challenger (its answers
+  discarded) and counts the pairs and, when an agent labels a mirrored ticket, who was right.
+* canary: a share of live traffic answered by the challenger, compared with stable on the same window.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
-
-import numpy as np
+from dataclasses import dataclass, field
 
 from ticketops.config import RolloutChecks
+from ticketops.rollout import checks as C
+from ticketops.rollout.checks import CheckResult, Pairs, TwoRates, Verdict, combine
 from ticketops.rollout.promql import PrometheusUnavailable, PromQL
 
 CLASSIFY_ROUTE = "/classify"
-NULL_DRAWS = 400
-ONE_SIDED_95 = 1.645  # standard normal quantile
+SHADOW, CANARY_PHASE = "shadow", "canary"
 
-
-class Verdict(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    verdict: Verdict
-    canary: float | None = None
-    stable: float | None = None
-    limit: float | None = None
-    detail: str = ""
+__all__ = ["Analysis", "CanaryAnalysis", "CheckResult", "Verdict", "window_increase"]
 
 
 @dataclass(frozen=True)
@@ -42,69 +30,24 @@ class Analysis:
     checks: list[CheckResult] = field(default_factory=list)
     window_s: int = 0
     canary_requests: float | None = None
+    phase: str = CANARY_PHASE
 
     @property
     def reason(self) -> str:
         picked = [c for c in self.checks if c.verdict == self.verdict] if self.verdict != Verdict.PASS else []
         return "; ".join(f"{c.name}: {c.detail}" for c in picked) or "all checks passed"
 
+    def passed(self, name: str) -> bool:
+        return any(c.name == name and c.verdict == Verdict.PASS for c in self.checks)
+
     def as_dict(self) -> dict:
         return {
             "verdict": str(self.verdict),
+            "phase": self.phase,
             "window_s": self.window_s,
             "canary_requests": self.canary_requests,
-            "checks": [{**asdict(c), "verdict": str(c.verdict)} for c in self.checks],
+            "checks": [c.as_dict() for c in self.checks],
         }
-
-
-def combine(checks: list[CheckResult]) -> Verdict:
-    """Any failure fails; otherwise any missing measurement is inconclusive; otherwise pass."""
-    verdicts = {c.verdict for c in checks}
-    if Verdict.FAIL in verdicts:
-        return Verdict.FAIL
-    if Verdict.INCONCLUSIVE in verdicts or not checks:
-        return Verdict.INCONCLUSIVE
-    return Verdict.PASS
-
-
-def total_variation(canary: dict[str, float], stable: dict[str, float]) -> tuple[float, float]:
-    """Total variation distance between two label distributions, and its 95th percentile under the null
-    that both tracks draw from one distribution (multinomial resampling of the pooled counts)."""
-    labels = sorted(set(canary) | set(stable))
-    c = np.array([max(canary.get(k, 0.0), 0.0) for k in labels])
-    s = np.array([max(stable.get(k, 0.0), 0.0) for k in labels])
-    nc, ns = round(c.sum()), round(s.sum())
-    observed = 0.5 * np.abs(c / c.sum() - s / s.sum()).sum()
-    pooled = (c + s) / (c + s).sum()
-    rng = np.random.default_rng(0)
-    null_c = rng.multinomial(nc, pooled, size=NULL_DRAWS) / nc
-    null_s = rng.multinomial(ns, pooled, size=NULL_DRAWS) / ns
-    null = 0.5 * np.abs(null_c - null_s).sum(axis=1)
-    return float(observed), float(np.quantile(null, 0.95))
-
-
-def new_intent_share(canary: dict[str, float], stable: dict[str, float]) -> float:
-    """Share of the canary's predictions on intents the stable track has no series for: intents it never learnt.
-
-    A retrained model that learnt new intents must diverge by up to that share (stable spreads the same
-    tickets over its old intents), so it is allowed on top of the limit. The service declares a series for
-    every intent its model knows at load (``ServiceMetrics.declare_labels``), at 0 until predicted.
-    """
-    total = sum(canary.values())
-    if total <= 0:
-        return 0.0
-    return sum(v for label, v in canary.items() if label not in stable) / total
-
-
-def accuracy_noise(canary: float, n_canary: float, stable: float, n_stable: float) -> float:
-    """How far below stable's accuracy the canary's may fall by chance alone: the one-sided 95% bound of the
-    difference of two proportions under the null that both tracks are equally accurate (pooled).
-
-    With the 20-odd labels a step window holds, a 3-point drop is noise (one standard error is ~8 points):
-    a fixed margin alone failed good canaries at random.
-    """
-    pooled = (canary * n_canary + stable * n_stable) / (n_canary + n_stable)
-    return ONE_SIDED_95 * math.sqrt(pooled * (1 - pooled) * (1 / n_canary + 1 / n_stable))
 
 
 def window_increase(metric: str, selector: str, window: int) -> str:
@@ -120,131 +63,143 @@ def window_increase(metric: str, selector: str, window: int) -> str:
 
 
 class CanaryAnalysis:
-    """The checks of one step. ``track`` is the Prometheus target label that tells the two tracks apart."""
+    """Measures and judges one phase. ``track`` is the label that tells the two tracks apart."""
 
     def __init__(self, prometheus: PromQL, checks: RolloutChecks):
         self.prom = prometheus
         self.limits = checks
 
-    def _sum(self, metric: str, selector: str, window: int) -> float | None:
-        return self.prom.scalar("sum" + window_increase(metric, selector, window))
+    # --- measuring -------------------------------------------------------------------------------
 
-    def run(self, window_s: int, canary_version: str, stable_version: str) -> Analysis:
-        window = max(int(window_s), 1)
-        try:
-            canary_requests = self._sum("ticketops_requests_total", f'track="canary",route="{CLASSIFY_ROUTE}"', window)
-            stable_requests = self._sum("ticketops_requests_total", f'track="stable",route="{CLASSIFY_ROUTE}"', window)
-            minimum = self.limits.min_canary_requests
-            for track, requests, purpose in (
-                ("canary", canary_requests, ""),
-                ("stable", stable_requests, " to compare"),
-            ):
-                if requests is None or requests < minimum:
-                    reason = f"{requests or 0:.0f} {track} requests in {window}s, need {minimum}{purpose}"
-                    check = CheckResult(
-                        "traffic", Verdict.INCONCLUSIVE, canary_requests, stable_requests, minimum, reason
-                    )
-                    return Analysis(Verdict.INCONCLUSIVE, [check], window, canary_requests)
-            checks = [
-                self.error_rate(window, canary_requests, stable_requests),
-                self.latency(window),
-                self.divergence(window),
-                self.review_rate(window),
-                self.live_accuracy(window, canary_version, stable_version),
-            ]
-        except PrometheusUnavailable as exc:
-            return Analysis(
-                Verdict.INCONCLUSIVE, [CheckResult("prometheus", Verdict.INCONCLUSIVE, detail=str(exc))], window
-            )
-        return Analysis(combine(checks), checks, window, canary_requests)
+    def _sum(self, metric: str, selector: str, window: int) -> float:
+        return self.prom.scalar("sum" + window_increase(metric, selector, window)) or 0.0
 
-    def error_rate(self, window: int, canary_requests: float, stable_requests: float) -> CheckResult:
-        errors = {
-            track: self._sum(
-                "ticketops_requests_total", f'track="{track}",route="{CLASSIFY_ROUTE}",status=~"5.."', window
-            )
-            or 0.0
-            for track in ("canary", "stable")
-        }
-        canary, stable = errors["canary"] / canary_requests, errors["stable"] / stable_requests
-        limit = stable + self.limits.max_error_rate_increase
-        verdict = Verdict.FAIL if canary > limit else Verdict.PASS
-        return CheckResult("error_rate", verdict, canary, stable, limit, f"canary {canary:.2%} vs stable {stable:.2%}")
+    def _by(self, labels: str, metric: str, selector: str, window: int) -> list[tuple[dict[str, str], float]]:
+        return [
+            (s.labels, s.value)
+            for s in self.prom.query(f"sum by ({labels}) " + window_increase(metric, selector, window))
+        ]
 
-    def latency(self, window: int) -> CheckResult:
-        def p99(track: str) -> float | None:
-            return self.prom.scalar(
-                "histogram_quantile(0.99, sum by (le) (increase("
-                f'ticketops_request_latency_seconds_bucket{{track="{track}",route="{CLASSIFY_ROUTE}"}}[{window}s])))'
-            )
-
-        canary, stable = p99("canary"), p99("stable")
-        if canary is None or stable is None:
-            return CheckResult("latency_p99", Verdict.INCONCLUSIVE, canary, stable, detail="no latency histogram")
-        limit = max(stable * self.limits.max_p99_ratio, self.limits.p99_floor_s)
-        verdict = Verdict.FAIL if canary > limit else Verdict.PASS
-        return CheckResult(
-            "latency_p99",
-            verdict,
-            canary,
-            stable,
-            limit,
-            f"canary {canary * 1000:.0f} ms vs stable {stable * 1000:.0f} ms",
+    def known_labels(self, version: str) -> set[str]:
+        """The intents ``version`` can predict: its replica declares a prediction series for each at load."""
+        return set(
+            self.prom.by_label(f'count by (label) (ticketops_predictions_total{{model_version="{version}"}})', "label")
         )
 
-    def divergence(self, window: int) -> CheckResult:
-        def labels(track: str) -> dict[str, float]:
-            return self.prom.by_label(
-                "sum by (label) " + window_increase("ticketops_predictions_total", f'track="{track}"', window), "label"
+    def requests(self, window: int) -> tuple[TwoRates, float, float]:
+        """(errors of requests per track, canary requests, stable requests)."""
+        route = f'route="{CLASSIFY_ROUTE}"'
+        n = {t: self._sum("ticketops_requests_total", f'track="{t}",{route}', window) for t in ("canary", "stable")}
+        errors = {
+            t: self._sum("ticketops_requests_total", f'track="{t}",{route},status=~"5.."', window)
+            for t in ("canary", "stable")
+        }
+        return TwoRates(errors["canary"], n["canary"], errors["stable"], n["stable"]), n["canary"], n["stable"]
+
+    def latency_counts(self, window: int) -> tuple[TwoRates, float]:
+        """Requests slower than the check's bound (from stable's p99 on the window), per track."""
+        buckets: dict[str, dict[float, float]] = {}
+        for track in ("canary", "stable"):
+            rows = self._by(
+                "le", "ticketops_request_latency_seconds_bucket", f'track="{track}",route="{CLASSIFY_ROUTE}"', window
             )
+            buckets[track] = {float(labels["le"]): value for labels, value in rows}
+        stable_p99 = self.prom.scalar(
+            "histogram_quantile(0.99, sum by (le) (increase(ticketops_request_latency_seconds_bucket"
+            f'{{track="stable",route="{CLASSIFY_ROUTE}"}}[{window}s])))'
+        )
+        bounds = sorted(set(buckets["stable"]) | set(buckets["canary"]))
+        if not bounds:
+            return TwoRates(0, 0, 0, 0), C.latency_threshold(self.limits, stable_p99, [self.limits.latency.p99_floor_s])
+        threshold = C.latency_threshold(self.limits, stable_p99, bounds)
 
-        canary, stable = labels("canary"), labels("stable")
-        if sum(canary.values()) < 1 or sum(stable.values()) < 1:
-            return CheckResult("prediction_divergence", Verdict.INCONCLUSIVE, detail="no predictions counted")
-        observed, noise = total_variation(canary, stable)
-        learnt = new_intent_share(canary, stable)
-        limit = noise + self.limits.max_prediction_divergence + learnt
-        verdict = Verdict.FAIL if observed > limit else Verdict.PASS
-        detail = f"total variation {observed:.3f} (sampling noise {noise:.3f}"
-        detail += f", {learnt:.3f} on intents stable cannot predict)" if learnt else ")"
-        return CheckResult("prediction_divergence", verdict, observed, noise, limit, detail)
+        def slow(track: str) -> tuple[float, float]:
+            b = buckets[track]
+            total = b.get(float("inf"), 0.0)
+            return total - b.get(threshold, 0.0), total
 
-    def review_rate(self, window: int) -> CheckResult:
-        def rate(track: str) -> float | None:
-            predicted = self._sum("ticketops_predictions_total", f'track="{track}"', window)
-            review = self._sum("ticketops_needs_review_total", f'track="{track}"', window)
-            if not predicted:
-                return None
-            return (review or 0.0) / predicted
+        (c_slow, c_n), (s_slow, s_n) = slow("canary"), slow("stable")
+        return TwoRates(c_slow, c_n, s_slow, s_n), threshold
 
-        canary, stable = rate("canary"), rate("stable")
-        if canary is None or stable is None:
-            return CheckResult("review_rate", Verdict.INCONCLUSIVE, canary, stable, detail="no predictions counted")
-        limit = stable + self.limits.max_review_rate_increase
-        verdict = Verdict.FAIL if canary > limit else Verdict.PASS
-        return CheckResult("review_rate", verdict, canary, stable, limit, f"canary {canary:.1%} vs stable {stable:.1%}")
-
-    def live_accuracy(self, window: int, canary_version: str, stable_version: str) -> CheckResult:
-        """Only when both versions have enough feedback labels; otherwise it passes as 'not yet measurable'
-        (feedback is optional traffic, unlike requests: its absence alone must not block every rollout)."""
-
-        def accuracy(version: str) -> tuple[float | None, float]:
-            total = self._sum("ticketops_feedback_total", f'model_version="{version}"', window) or 0.0
-            correct = self._sum("ticketops_feedback_total", f'model_version="{version}",correct="true"', window) or 0.0
-            return (correct / total if total else None), total
-
-        (canary, n_canary), (stable, n_stable) = accuracy(canary_version), accuracy(stable_version)
-        minimum = self.limits.min_feedback
-        if canary is None or stable is None or n_canary < minimum or n_stable < minimum:
-            return CheckResult(
-                "live_accuracy",
-                Verdict.PASS,
-                canary,
-                stable,
-                detail=f"not enough feedback ({n_canary:.0f} canary / {n_stable:.0f} stable labels, need {minimum})",
+    def reviews(self, window: int) -> TwoRates:
+        counts = {
+            t: (
+                self._sum("ticketops_needs_review_total", f'track="{t}"', window),
+                self._sum("ticketops_predictions_total", f'track="{t}"', window),
             )
-        noise = accuracy_noise(canary, n_canary, stable, n_stable)
-        limit = stable - self.limits.max_accuracy_drop - noise
-        verdict = Verdict.FAIL if canary < limit else Verdict.PASS
-        detail = f"canary {canary:.1%} vs stable {stable:.1%} (sampling noise {noise:.1%}, {n_canary:.0f} labels)"
-        return CheckResult("live_accuracy", verdict, canary, stable, limit, detail)
+            for t in ("canary", "stable")
+        }
+        return TwoRates(*counts["canary"], *counts["stable"])
+
+    def feedback(self, window: int, canary_version: str, stable_version: str) -> TwoRates:
+        """Wrong answers among labels per version, on the intents both versions can predict (same mix: the
+        splitter assigns tickets to tracks independently of what they are about)."""
+        common = self.known_labels(canary_version) & self.known_labels(stable_version)
+        counts = {}
+        for version in (canary_version, stable_version):
+            wrong = total = 0.0
+            for labels, value in self._by(
+                "correct, true_label", "ticketops_feedback_total", f'model_version="{version}"', window
+            ):
+                if labels.get("true_label") in common:
+                    total += value
+                    wrong += value if labels.get("correct") == "false" else 0.0
+            counts[version] = (wrong, total)
+        return TwoRates(*counts[canary_version], *counts[stable_version])
+
+    def pairs(self, window: int, stable_version: str) -> Pairs:
+        """The splitter's paired counts of mirrored tickets. Disagreements where the challenger named an intent
+        stable cannot predict are counted apart (``learnt``); labels on such intents are left out."""
+        stable_known = self.known_labels(stable_version)
+        agree = disagree = learnt = 0.0
+        for labels, value in self._by("agree, challenger_label", "ticketops_shadow_pairs_total", "", window):
+            if labels.get("agree") == "true":
+                agree += value
+            elif labels.get("challenger_label") in stable_known:
+                disagree += value
+            else:
+                learnt += value
+        labelled = b = c = 0.0
+        for labels, value in self._by(
+            "stable_correct, challenger_correct, true_label", "ticketops_shadow_labelled_total", "", window
+        ):
+            if labels.get("true_label") not in stable_known:
+                continue
+            labelled += value
+            s_right, c_right = labels.get("stable_correct") == "true", labels.get("challenger_correct") == "true"
+            b += value if s_right and not c_right else 0.0
+            c += value if c_right and not s_right else 0.0
+        return Pairs(pairs=agree + disagree, disagree=disagree, labelled=labelled, b=b, c=c, learnt=learnt)
+
+    # --- judging ---------------------------------------------------------------------------------
+
+    def run(
+        self,
+        window_s: int,
+        canary_version: str,
+        stable_version: str,
+        phase: str = CANARY_PHASE,
+        optional: frozenset[str] = frozenset(),
+    ) -> Analysis:
+        """Every check of ``phase`` on the last ``window_s`` seconds. Shadow judges the challenger on mirrored
+        traffic (errors, latency, review rate, agreement, paired accuracy); canary judges it on live traffic
+        (errors, latency, review rate, live accuracy). ``optional`` checks may fail the phase but an undecided
+        one does not hold it."""
+        window = max(int(window_s), 1)
+        try:
+            errors, canary_requests, _ = self.requests(window)
+            slow, threshold = self.latency_counts(window)
+            results = [
+                C.error_rate(errors, self.limits),
+                C.latency(slow, self.limits, threshold),
+                C.review_rate(self.reviews(window), self.limits),
+            ]
+            if phase == SHADOW:
+                pairs = self.pairs(window, stable_version)
+                results += [C.shadow_agreement(pairs, self.limits), C.shadow_accuracy(pairs, self.limits)]
+            else:
+                results.append(C.live_accuracy(self.feedback(window, canary_version, stable_version), self.limits))
+        except PrometheusUnavailable as exc:
+            check = CheckResult("prometheus", Verdict.INCONCLUSIVE, detail=str(exc))
+            return Analysis(Verdict.INCONCLUSIVE, [check], window, phase=phase)
+        return Analysis(combine(results, optional), results, window, canary_requests, phase)

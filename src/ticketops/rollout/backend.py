@@ -18,12 +18,16 @@ class RolloutBackend(Protocol):
     ``KubernetesBackend`` (two Deployments behind one Service, or Gateway API HTTPRoute weights)."""
 
     name: str
+    supports_shadow: bool  # can mirror live tickets to the canary (the shadow phase); Kubernetes: issue 12
 
     def deploy_canary(self, model_uri: str, version: str) -> None:
         """Start the canary track serving ``model_uri`` (``models:/ticket-classifier/<version>``) at 0% traffic."""
 
     def set_weight(self, canary_percent: int) -> None:
-        """Send ``canary_percent`` of traffic to the canary, the rest to stable."""
+        """Send ``canary_percent`` of traffic to the canary, the rest to stable (and stop any mirroring)."""
+
+    def set_shadow(self) -> None:
+        """All traffic answered by stable; every classify request also mirrored to the canary, answer discarded."""
 
     def promote(self, model_uri: str, version: str) -> None:
         """Make the canary's model the stable track's model and send it all traffic; remove the canary."""

@@ -1,8 +1,13 @@
 """The rollout controller: canary steps with metric gates, promotion, rollback, resumable state.
 
 Argo Rollouts / Flagger semantics: each step waits, analyses, and only a passing analysis moves traffic
-on; a failed analysis counts toward rollback; a missing measurement (inconclusive) pauses and retries and
-never promotes. The MLflow registry is updated at the same moment as traffic: promotion moves @champion,
+on; a failed analysis counts toward rollback; a missing measurement (inconclusive) waits and never promotes.
+The first phase is the shadow (when the backend can mirror): the challenger answers copies of live tickets
+that no customer sees. Checks are sequential tests (rollout/sequential.py), so a phase lasts until each
+check has decided; a phase still undecided at ``max_step_seconds`` pauses the rollout (``halted``) for an
+operator to resume or abort. Promotion needs evidence that the challenger's accuracy holds (the shadow's
+paired test, or live accuracy) unless params say ``require_accuracy_evidence: false``.
+The MLflow registry is updated at the same moment as traffic: promotion moves @champion,
 rollback clears @challenger, and each decision is recorded as a tag and an event.
 """
 
@@ -11,45 +16,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ticketops.config import RolloutParams
 from ticketops.registry.ref import ModelRef
-from ticketops.rollout.analysis import Analysis, CanaryAnalysis, Verdict
+from ticketops.rollout.admission import RolloutError, admit_challenger
+from ticketops.rollout.analysis import CANARY_PHASE, SHADOW, Analysis, CanaryAnalysis, Verdict
 from ticketops.rollout.backend import RolloutBackend
 from ticketops.rollout.events import EventLog, RolloutEvent, registry_tag
+from ticketops.rollout.report import RolloutReport, StepRecord
 from ticketops.rollout.state import Phase, RolloutState
 from ticketops.settings import CHALLENGER, CHAMPION
-
-
-class RolloutError(RuntimeError):
-    """The rollout cannot start or continue (no challenger, one already running, ...)."""
-
-
-@dataclass
-class StepRecord:
-    step: int
-    weight: int
-    analyses: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class RolloutReport:
-    """What ``ticketops rollout start --json`` prints at the end."""
-
-    state: RolloutState
-    steps: list[StepRecord]
-
-    def as_dict(self) -> dict:
-        return {
-            "result": str(self.state.phase),
-            "rollout_id": self.state.rollout_id,
-            "stable_version": self.state.stable_version,
-            "canary_version": self.state.canary_version,
-            "reason": self.state.reason,
-            "duration_s": round(self.state.updated_at - self.state.started_at, 1),
-            "steps": [{"step": s.step, "weight": s.weight, "analyses": s.analyses} for s in self.steps],
-        }
 
 
 class RolloutController:
@@ -84,30 +60,13 @@ class RolloutController:
         A challenger that did not pass the promotion gate is refused unless ``force_ungated`` (an admin's
         decision, recorded in the ``started`` event and so in the audit trail).
         """
-        from ticketops.registry.store import TAG_FORCED, GateNotPassed, alias_version, require_gate, tag_version
-
         current = self.backend.load_state()
         if current is not None and not current.phase.finished:
             raise RolloutError(
                 f"rollout {current.rollout_id} of v{current.canary_version} is still {current.phase}; "
                 "resume it (`ticketops rollout start --resume`) or abort it first"
             )
-        champion = alias_version(self.client, self.model_name, CHAMPION)
-        challenger = alias_version(self.client, self.model_name, CHALLENGER)
-        if champion is None:
-            raise RolloutError(f"{self.model_name} has no @{CHAMPION}: nothing to compare a canary with")
-        if challenger is None:
-            raise RolloutError(f"{self.model_name} has no @{CHALLENGER}: nothing to roll out")
-        if str(challenger.version) == str(champion.version):
-            raise RolloutError(f"@{CHALLENGER} and @{CHAMPION} are the same version ({champion.version})")
-        try:
-            forced = require_gate(challenger, forced=force_ungated)
-        except GateNotPassed as exc:
-            raise RolloutError(f"{exc} (ticketops rollout start --force-ungated)") from None
-        if forced and force_ungated:  # the canary replica reads the override from the registry
-            tag_version(
-                self.client, self.model_name, str(challenger.version), {TAG_FORCED: "rollout start --force-ungated"}
-            )
+        champion, challenger, forced = admit_challenger(self.client, self.model_name, force_ungated)
         state = RolloutState(
             rollout_id=f"r{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}",
             model_name=self.model_name,
@@ -117,13 +76,16 @@ class RolloutController:
         )
         if not state.steps:
             raise RolloutError("rollout.steps in params.yaml has no step between 1 and 100")
+        if self.params.shadow.enabled and self.backend.supports_shadow:
+            state.steps = [0, *state.steps]
         self.backend.deploy_canary(self._uri(state.canary_version), state.canary_version)
         self._enter_step(state, 0)
         forced_note = "; FORCED past a failed promotion gate by an admin" if forced else ""
+        shadow = " (shadow first)" if state.steps[0] == 0 else ""
         self._record(
             state,
             "started",
-            reason=f"canary v{state.canary_version} beside stable v{state.stable_version}{forced_note}",
+            reason=f"canary v{state.canary_version} beside stable v{state.stable_version}{shadow}{forced_note}",
         )
         return state
 
@@ -132,13 +94,16 @@ class RolloutController:
         if state is None or state.phase.finished:
             raise RolloutError("no rollout in progress to resume")
         self.log(f"resuming rollout {state.rollout_id} at step {state.step_index + 1} ({state.weight}%)")
-        self.backend.set_weight(state.weight)  # re-assert traffic as recorded, whatever happened meanwhile
+        self._apply_traffic(state)  # re-assert traffic as recorded, whatever happened meanwhile
+        state.halted = False
+        state.step_deadline_at = time.time() + self.params.max_step_seconds  # another maximum time, same data
+        self._save(state)
         return state
 
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self, state: RolloutState) -> RolloutReport:
-        while not state.phase.finished:
+        while not state.phase.finished and not state.halted:
             self.sleep(self.params.analysis_interval_s)
             self.tick(state)
         return RolloutReport(state, self.steps)
@@ -150,12 +115,20 @@ class RolloutController:
         if not self.backend.canary_ready():
             self.rollback(state, "canary not ready: process down or failing its readiness probe")
             return
-        window = time.time() - state.step_started_at
-        analysis = self.analysis.run(int(window), state.canary_version, state.stable_version)
-        self._step_record(state).analyses.append({"time": time.time(), **analysis.as_dict()})
-        self.log(
-            f"step {state.step_index + 1}/{len(state.steps)} at {state.weight}%: {analysis.verdict} ({analysis.reason})"
+        now = time.time()
+        window = now - state.step_started_at
+        phase = SHADOW if state.weight == 0 else CANARY_PHASE
+        analysis = self.analysis.run(
+            int(window), state.canary_version, state.stable_version, phase, optional=self._optional(state)
         )
+        self._step_record(state).analyses.append({"time": now, **analysis.as_dict()})
+        self.log(
+            f"step {state.step_index + 1}/{len(state.steps)} {self._describe(state)}: {analysis.verdict} "
+            f"({analysis.reason})"
+        )
+        for name in ("shadow_accuracy", "live_accuracy"):
+            if not state.accuracy_evidence and analysis.passed(name):
+                state.accuracy_evidence = f"{name} at step {state.step_index + 1}"
         if analysis.verdict == Verdict.FAIL:
             state.failures += 1
             state.inconclusive = 0
@@ -164,30 +137,61 @@ class RolloutController:
             if state.failures >= self.params.max_failures:
                 self.rollback(state, f"{state.failures} failed analyses: {analysis.reason}", analysis)
                 return
-        elif analysis.verdict == Verdict.INCONCLUSIVE:
+        elif analysis.verdict == Verdict.INCONCLUSIVE or window < self.params.min_step_seconds:
             state.inconclusive += 1
-            if state.phase != Phase.PAUSED:
+            if state.phase != Phase.PAUSED and analysis.verdict == Verdict.INCONCLUSIVE:
                 state.phase = Phase.PAUSED
                 self._record(state, "paused", analysis)
-            if state.inconclusive >= self.params.max_inconclusive:
-                self.rollback(
-                    state, f"analysis inconclusive {state.inconclusive} times in a row: {analysis.reason}", analysis
-                )
-                return
+            self._halt_if_due(state, now, window, analysis, analysis.reason)
+        elif self._last_step(state) and self.params.require_accuracy_evidence and not state.accuracy_evidence:
+            state.phase = Phase.PAUSED  # every check passed, but nothing has shown the accuracy holds yet
+            state.reason = "waiting for accuracy evidence (shadow_accuracy or live_accuracy must pass)"
+            self._halt_if_due(state, now, window, analysis, state.reason)
         else:
             state.failures = 0
             state.inconclusive = 0
             state.phase = Phase.RUNNING
-            if window >= self.params.min_step_seconds:
-                self._record(state, "analysis", analysis)
-                self._advance(state)
-                return
+            self._record(state, "analysis", analysis)
+            self._advance(state)
+            return
         self._save(state)
+
+    def _halt_if_due(self, state: RolloutState, now: float, window: float, analysis: Analysis, why: str) -> None:
+        if state.step_deadline_at and now >= state.step_deadline_at:
+            state.halted = True
+            state.reason = (
+                f"inconclusive after {window:.0f}s (max_step_seconds {self.params.max_step_seconds:g}): "
+                f"{why}; resume to collect more, or abort"
+            )
+            self._record(state, "halted", analysis, reason=state.reason)
+
+    @staticmethod
+    def _last_step(state: RolloutState) -> bool:
+        following = state.step_index + 1
+        return following >= len(state.steps) or state.steps[following] >= 100
+
+    def _optional(self, state: RolloutState) -> frozenset[str]:
+        """Live accuracy guards canary steps (it may fail them) but only holds the last one, and only while no
+        accuracy evidence exists: at 10% of traffic it rarely has its sample, the shadow's paired test has."""
+        if self._last_step(state) and self.params.require_accuracy_evidence and not state.accuracy_evidence:
+            return frozenset()
+        return frozenset({"live_accuracy"})
+
+    @staticmethod
+    def _describe(state: RolloutState) -> str:
+        return "shadow (mirrored)" if state.weight == 0 else f"at {state.weight}%"
+
+    def _apply_traffic(self, state: RolloutState) -> None:
+        if state.weight == 0:
+            self.backend.set_shadow()
+        else:
+            self.backend.set_weight(state.weight)
 
     def _advance(self, state: RolloutState) -> None:
         following = state.step_index + 1
         if following >= len(state.steps) or state.steps[following] >= 100:
-            self.promote(state, f"all {following} analysed step(s) passed")
+            evidence = f"; accuracy evidence: {state.accuracy_evidence}" if state.accuracy_evidence else ""
+            self.promote(state, f"all {following} analysed step(s) passed{evidence}")
         else:
             self._enter_step(state, following)
             self._record(state, "step", reason=f"traffic to canary now {state.weight}%")
@@ -197,8 +201,9 @@ class RolloutController:
         state.weight = state.steps[index]
         state.failures = state.inconclusive = 0
         state.phase = Phase.RUNNING
-        self.backend.set_weight(state.weight)
+        self._apply_traffic(state)
         state.step_started_at = time.time()
+        state.step_deadline_at = state.step_started_at + self.params.max_step_seconds
         self._save(state)
 
     # --- decisions -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ MAX_TAG_CHARS = 4900  # MLflow's limit on a tag value is 5000
 class RolloutEvent(BaseModel):
     time: float = Field(default_factory=time.time)
     rollout_id: str
-    event: str  # started | analysis | step | paused | promoted | rolled_back | aborted
+    event: str  # started | analysis | step | paused | halted | promoted | rolled_back | aborted
     stable_version: str
     canary_version: str
     step: int

@@ -30,13 +30,16 @@ class RolloutState(BaseModel):
     model_name: str
     stable_version: str
     canary_version: str
-    steps: list[int]
+    steps: list[int]  # canary percent per step; 0 first is the shadow phase (mirrored, no customer sees it)
     step_index: int = 0
     weight: int = 0  # canary share of traffic right now, percent
     phase: Phase = Phase.RUNNING
     failures: int = 0  # consecutive failed analyses at this step
     inconclusive: int = 0  # consecutive inconclusive analyses at this step
+    accuracy_evidence: str = ""  # the check that showed the challenger's accuracy holds (shadow or live)
+    halted: bool = False  # paused for good: a phase reached its maximum time undecided (resume to go on)
     step_started_at: float = Field(default_factory=time.time)
+    step_deadline_at: float = 0.0  # undecided at this time: inconclusive, the rollout pauses
     started_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)
     reason: str = ""

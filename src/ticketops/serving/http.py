@@ -39,6 +39,7 @@ from ticketops.serving.metrics import CONTENT_TYPE
 from ticketops.serving.redaction import redact
 from ticketops.serving.runtime import NotReady, ServingRuntime
 from ticketops.serving.ui import review_page
+from ticketops.settings import SHADOW_HEADER
 
 logger = logging.getLogger("ticketops.serving")
 
@@ -132,7 +133,10 @@ def build_contract_app(runtime: RuntimeProvider) -> Starlette:
     async def classify_work(rt: ServingRuntime, request: Request, body: bytes) -> dict:
         payload = parse_json(ClassifyRequest, body)
         check_classify_limits(payload, rt.settings.max_tickets, rt.settings.max_text_chars)
-        return await rt.classify(payload)
+        # A copy mirrored by the splitter in a rollout's shadow phase: answered and counted in the metrics, but
+        # not logged (its answer is discarded; a second row per ticket id would take the agent's label).
+        shadow = request.headers.get(SHADOW_HEADER) == "1"
+        return await rt.classify(payload, log=not shadow)
 
     async def feedback_work(rt: ServingRuntime, request: Request, body: bytes) -> dict:
         payload = parse_json(FeedbackRequest, body)

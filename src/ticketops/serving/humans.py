@@ -36,7 +36,7 @@ from ticketops.serving.review import (
 )
 from ticketops.settings import ServiceSettings, project_root
 
-LOOKUP_RETRY_S = 0.2  # a prediction answered by another replica may still be in that replica's write queue
+LOOKUP_RETRY_S = 0.1  # between lookups of a ticket another replica answered and may not have written yet
 
 
 logger = logging.getLogger("ticketops.serving")
@@ -68,13 +68,18 @@ class HumanLoop:
         """All-or-nothing: every id logged, every text the classified one, every label in the catalogue."""
         check_items(items, self.catalogue_names(model_labels))
         self.log.flush()
-        try:
-            rows = find_rows(self.log.ready_engine(), items)
-        except ApiError as exc:
-            if exc.code != "unknown_id":
-                raise
+        # The splitter routes requests, not tickets: a label may reach this replica before the replica that
+        # answered the ticket has written its row to the shared log. Look again for a bounded time.
+        wait_s = min(self.settings.feedback_join_wait_s, self.settings.request_timeout_s / 2)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                rows = find_rows(self.log.ready_engine(), items)
+                break
+            except ApiError as exc:
+                if exc.code != "unknown_id" or time.monotonic() >= deadline:
+                    raise
             time.sleep(LOOKUP_RETRY_S)
-            rows = find_rows(self.log.ready_engine(), items)
         return apply_labels(self.log.ready_engine(), items, user, rows)
 
     # --- the queue -----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The replica's business metrics: labels per true intent, the flag-to-label wait, when the model started
-serving, and what serving costs (the worker's own CPU counter and the CPU-hour price).
+"""The replica's business metrics: the flag-to-label wait, when the model started serving, and what serving
+costs (the worker's own CPU counter and the CPU-hour price). Labels per true intent are
+``ticketops_feedback_total{true_label}`` (metrics.py), the counter canary analysis reads too.
 
 Kept apart from ServiceMetrics (the serving and canary-analysis contract) and bound to its registry; the
 recording rules of monitoring/prometheus/rules/kpi.yml read these names.
@@ -8,9 +9,8 @@ recording rules of monitoring/prometheus/rules/kpi.yml read these names.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from ticketops.serving.cpu import ProcessCpuCollector
 
@@ -23,12 +23,6 @@ class KpiMetrics:
         self.track = track
         self.model_version = ""
         r = registry
-        self._feedback_intent = Counter(
-            "ticketops_feedback_intent_total",
-            "Agent labels joined to a logged prediction, by the true intent: live accuracy per intent.",
-            ["intent", "model_version", "correct", "track"],
-            registry=r,
-        )
         self._review_wait = Histogram(
             "ticketops_review_wait_seconds",
             "Time from a ticket's flag (needs_review at prediction) to its first agent label.",
@@ -52,19 +46,13 @@ class KpiMetrics:
             ).labels(currency, track).set(cpu_hour_price)
         r.register(ProcessCpuCollector(track, lambda: self.model_version))
 
-    def declare(self, model_version: str, labels: Iterable[str]) -> None:
+    def declare(self, model_version: str) -> None:
         """Every series at 0 when the model loads: increase() misses the first counts of a series born late."""
         self._review_wait.labels(model_version, self.track)
-        for label in labels:
-            for correct in ("true", "false"):
-                self._feedback_intent.labels(label, model_version, correct, self.track)
 
     def set_model(self, model_version: str) -> None:
         self._model_loaded.labels(model_version, self.track).set(time.time())
         self.model_version = model_version
-
-    def observe_labelled(self, model_version: str, intent: str, correct: bool) -> None:
-        self._feedback_intent.labels(intent, model_version, "true" if correct else "false", self.track).inc()
 
     def observe_review_resolved(self, model_version: str, waited_s: float) -> None:
         """A flagged ticket got its first agent label ``waited_s`` after it was classified."""

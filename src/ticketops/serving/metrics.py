@@ -94,8 +94,9 @@ class ServiceMetrics:
         )
         self._feedback = Counter(
             "ticketops_feedback_total",
-            "Agent labels joined to a logged prediction, by whether the prediction was correct.",
-            ["model_version", "correct", "track"],
+            "Agent labels joined to a logged prediction, by the version that answered, whether it was right and the "
+            "true label (so canary analysis compares versions on the intents both can predict).",
+            ["model_version", "correct", "true_label", "track"],
             registry=r,
         )
         self._feedback_unmatched = Counter(
@@ -213,14 +214,15 @@ class ServiceMetrics:
         The needs-review counter is created with them: the review rate divides one by the other, and canary
         analysis counts a series that already existed differently from one born inside its window
         (rollout/analysis.py, window_increase), so numerator and denominator must be born together. The
-        feedback counters (overall and per intent) and the review-wait histogram start at 0 for the same reason
-        (KPI rules and the live-accuracy check).
+        feedback counter (per true intent) and the review-wait histogram start at 0 for the same reason (KPI
+        rules and the live-accuracy check).
         """
         labels = list(labels)
         self._version_children(model_version)
-        for correct in ("true", "false"):
-            self._feedback.labels(model_version, correct, self.track)
-        self.kpi.declare(model_version, labels)
+        for label in labels:
+            for correct in ("true", "false"):
+                self._feedback.labels(model_version, correct, label, self.track)
+        self.kpi.declare(model_version)
         for stage in stages:
             for label in labels:
                 key = (label, model_version, stage)
@@ -239,8 +241,8 @@ class ServiceMetrics:
 
     # --- feedback ------------------------------------------------------------------------------
 
-    def observe_feedback(self, model_version: str, correct: bool) -> None:
-        self._feedback.labels(model_version, "true" if correct else "false", self.track).inc()
+    def observe_feedback(self, model_version: str, correct: bool, true_label: str) -> None:
+        self._feedback.labels(model_version, "true" if correct else "false", true_label, self.track).inc()
 
     def observe_unmatched_feedback(self, count: int) -> None:
         if count:

@@ -206,8 +206,9 @@ class ServingRuntime:
             raise NotReady(self.not_ready_reason or "model is loading")
         return model, batcher
 
-    async def classify(self, request: ClassifyRequest) -> dict:
-        """Predictions for every ticket, batched with concurrent requests; logged (redacted) off the request path."""
+    async def classify(self, request: ClassifyRequest, log: bool = True) -> dict:
+        """Predictions for every ticket, batched with concurrent requests; logged (redacted) off the request path
+        unless ``log`` is False (a shadow copy: the splitter mirrored it, its answer goes nowhere)."""
         model, batcher = self.require_model()
         texts = [ticket.text for ticket in request.tickets]
         started = time.perf_counter()
@@ -226,27 +227,27 @@ class ServingRuntime:
             (s.needs_review for s in scores),
         )
         now = time.time()
-        self.log.submit(
-            [
-                LogRow(
-                    ticket_id=ticket_id,
-                    text=text,  # redacted by the log's writer (_stored_row), off the request path
-                    label=score.label,
-                    confidence=score.confidence,
-                    needs_review=score.needs_review,
-                    model_version=model.version,
-                    stage=score.stage,
-                    latency_ms=latency_ms,
-                    created_at=now,
-                )
-                for ticket_id, text, score in zip(ids, texts, scores, strict=True)
-            ]
-        )
+        rows = [
+            LogRow(
+                ticket_id=ticket_id,
+                text=text,  # redacted by the log's writer (_stored_row), off the request path
+                label=score.label,
+                confidence=score.confidence,
+                needs_review=score.needs_review,
+                model_version=model.version,
+                stage=score.stage,
+                latency_ms=latency_ms,
+                created_at=now,
+            )
+            for ticket_id, text, score in zip(ids, texts, scores, strict=True)
+        ]
+        if log:
+            self.log.submit(rows)
         return {
             "model_version": model.version,
             "predictions": [
-                {"id": ticket_id, "label": s.label, "confidence": s.confidence, "needs_review": s.needs_review}
-                for ticket_id, s in zip(ids, scores, strict=True)
+                {"id": r.ticket_id, "label": r.label, "confidence": r.confidence, "needs_review": r.needs_review}
+                for r in rows
             ],
         }
 
@@ -276,8 +277,7 @@ class ServingRuntime:
         for outcome in outcomes:
             if outcome.true_label is not None:
                 correct = outcome.predicted == outcome.true_label
-                self.metrics.observe_feedback(outcome.model_version, correct)
-                self.metrics.kpi.observe_labelled(outcome.model_version, outcome.true_label, correct)
+                self.metrics.observe_feedback(outcome.model_version, correct, outcome.true_label)
             if outcome.needs_review and outcome.waited_s is not None:
                 self.metrics.kpi.observe_review_resolved(outcome.model_version, outcome.waited_s)
         await self._refresh_live_accuracy({o.model_version for o in outcomes})

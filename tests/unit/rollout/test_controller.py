@@ -1,5 +1,6 @@
 """Controller decisions (the state machine) with a scripted analysis, an in-memory backend and a real
-MLflow registry: failures roll back, inconclusive pauses and never promotes, passes step and promote."""
+MLflow registry: failures roll back, inconclusive pauses and never promotes, passes step and promote; the
+shadow phase comes first, promotion needs accuracy evidence, an undecided phase halts at its maximum time."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ticketops.rollout.state import Phase
 
 class MemoryBackend:
     name = "memory"
+    supports_shadow = True
 
     def __init__(self):
         self.state = None
@@ -31,6 +33,9 @@ class MemoryBackend:
 
     def set_weight(self, canary_percent):
         self.weights.append(canary_percent)
+
+    def set_shadow(self):
+        self.weights.append("shadow")
 
     def promote(self, model_uri, version):
         self.stable, self.canary = version, None
@@ -50,12 +55,21 @@ class MemoryBackend:
 
 
 class ScriptedAnalysis:
-    def __init__(self, verdicts):
-        self.verdicts = list(verdicts)
+    """Each verdict of the script is one analysis; a passing one in the shadow phase carries a passing paired
+    accuracy test (the evidence promotion needs) unless ``evidence`` is False."""
 
-    def run(self, window_s, canary_version, stable_version):
+    def __init__(self, verdicts, evidence: bool = True):
+        self.verdicts = list(verdicts)
+        self.evidence = evidence
+        self.phases: list[str] = []
+
+    def run(self, window_s, canary_version, stable_version, phase="canary", optional=frozenset()):
         verdict = self.verdicts.pop(0)
-        return Analysis(verdict, [CheckResult("scripted", verdict, detail=f"scripted {verdict}")], window_s)
+        self.phases.append(phase)
+        checks = [CheckResult("scripted", verdict, detail=f"scripted {verdict}")]
+        if phase == "shadow" and verdict == Verdict.PASS and self.evidence:
+            checks.append(CheckResult("shadow_accuracy", Verdict.PASS, detail="paired accuracy holds"))
+        return Analysis(verdict, checks, window_s, phase=phase)
 
 
 @pytest.fixture(scope="module")
@@ -82,17 +96,17 @@ def registry(module_registry, monkeypatch):
     return module_registry
 
 
-def controller(backend, verdicts, tmp_path, **params):
+def controller(backend, verdicts, tmp_path, evidence=True, **params):
     defaults = {
         "steps": (10, 50, 100),
         "analysis_interval_s": 0.01,
         "min_step_seconds": 0,
         "max_failures": 2,
-        "max_inconclusive": 3,
+        "max_step_seconds": 3600,
     }
     return RolloutController(
         backend,
-        ScriptedAnalysis(verdicts),
+        ScriptedAnalysis(verdicts, evidence),
         client(),
         RolloutParams(**{**defaults, **params}),
         EventLog(tmp_path / "events.jsonl"),
@@ -104,10 +118,12 @@ def controller(backend, verdicts, tmp_path, **params):
 
 def test_passing_steps_promote_and_move_champion(registry, tmp_path):
     backend = MemoryBackend()
-    ctl = controller(backend, [Verdict.PASS, Verdict.PASS], tmp_path)
+    ctl = controller(backend, [Verdict.PASS] * 3, tmp_path)
     report = ctl.run(ctl.start())
     assert report.state.phase == Phase.PROMOTED
-    assert backend.weights == [10, 50]  # 100 means promotion, not a step to analyse
+    assert backend.weights == ["shadow", 10, 50]  # shadow first; 100 means promotion, not a step to analyse
+    assert ctl.analysis.phases == ["shadow", "canary", "canary"]
+    assert report.state.accuracy_evidence == "shadow_accuracy at step 1"
     mlflow_client = client()
     assert str(alias_version(mlflow_client, "ticket-classifier", "champion").version) == "2"
     assert alias_version(mlflow_client, "ticket-classifier", "challenger") is None
@@ -115,7 +131,7 @@ def test_passing_steps_promote_and_move_champion(registry, tmp_path):
     assert tags["rollout_result"] == "promoted"
     assert any(k.startswith("rollout.") and k.endswith(".promoted") for k in tags)
     events = [e.event for e in EventLog(tmp_path / "events.jsonl").read()]
-    assert events == ["started", "analysis", "step", "analysis", "promoted"]
+    assert events == ["started", "analysis", "step", "analysis", "step", "analysis", "promoted"]
 
 
 def test_repeated_failures_roll_back_and_clear_challenger(registry, tmp_path):
@@ -133,12 +149,48 @@ def test_inconclusive_pauses_and_never_promotes(registry, tmp_path):
     backend = MemoryBackend()
     ctl = controller(backend, [Verdict.INCONCLUSIVE] * 3, tmp_path)
     state = ctl.start()
-    ctl.tick(state)
-    assert state.phase == Phase.PAUSED and state.weight == 10
-    ctl.tick(state)
-    ctl.tick(state)
-    assert state.phase == Phase.ROLLED_BACK  # gave up after max_inconclusive, never promoted
+    for _ in range(3):
+        ctl.tick(state)
+    assert state.phase == Phase.PAUSED and state.weight == 0 and not state.halted  # still collecting
     assert str(alias_version(client(), "ticket-classifier", "champion").version) == "1"
+
+
+def test_undecided_at_the_maximum_time_halts_and_resume_goes_on(registry, tmp_path):
+    backend = MemoryBackend()
+    ctl = controller(
+        backend, [Verdict.INCONCLUSIVE, Verdict.PASS, Verdict.PASS, Verdict.PASS], tmp_path, max_step_seconds=0.001
+    )
+    report = ctl.run(ctl.start())
+    assert report.state.phase == Phase.PAUSED and report.state.halted
+    assert report.as_dict()["result"] == "paused" and "max_step_seconds" in report.state.reason
+    assert str(alias_version(client(), "ticket-classifier", "champion").version) == "1"
+    events = [e.event for e in EventLog(tmp_path / "events.jsonl").read()]
+    assert events[-1] == "halted"
+    again = controller(backend, [Verdict.PASS] * 3, tmp_path, max_step_seconds=3600)
+    assert again.run(again.resume()).state.phase == Phase.PROMOTED
+
+
+def test_no_accuracy_evidence_never_promotes(registry, tmp_path):
+    backend = MemoryBackend()
+    ctl = controller(backend, [Verdict.PASS] * 4, tmp_path, evidence=False, max_step_seconds=3600)
+    state = ctl.start()
+    for _ in range(4):
+        ctl.tick(state)
+    assert state.phase == Phase.PAUSED and state.weight == 50 and "accuracy evidence" in state.reason
+    assert str(alias_version(client(), "ticket-classifier", "champion").version) == "1"
+
+
+def test_params_may_waive_accuracy_evidence(registry, tmp_path):
+    backend = MemoryBackend()
+    ctl = controller(backend, [Verdict.PASS] * 3, tmp_path, evidence=False, require_accuracy_evidence=False)
+    assert ctl.run(ctl.start()).state.phase == Phase.PROMOTED
+
+
+def test_backend_without_mirroring_starts_at_the_first_weight(registry, tmp_path):
+    backend = MemoryBackend()
+    backend.supports_shadow = False
+    ctl = controller(backend, [Verdict.PASS] * 2, tmp_path, require_accuracy_evidence=False)
+    assert ctl.run(ctl.start()).state.phase == Phase.PROMOTED and backend.weights == [10, 50]
 
 
 def test_dead_canary_rolls_back_at_once(registry, tmp_path):
@@ -152,13 +204,14 @@ def test_dead_canary_rolls_back_at_once(registry, tmp_path):
 
 def test_restarted_controller_resumes_at_the_recorded_step(registry, tmp_path):
     backend = MemoryBackend()
-    first = controller(backend, [Verdict.PASS], tmp_path)
+    first = controller(backend, [Verdict.PASS, Verdict.PASS], tmp_path)
     state = first.start()
-    first.tick(state)  # → step 2 (50%)
+    first.tick(state)  # shadow → step 2 (10%)
+    first.tick(state)  # → step 3 (50%)
     assert backend.load_state().weight == 50
     second = controller(backend, [Verdict.PASS], tmp_path)
     resumed = second.resume()
-    assert resumed.step_index == 1 and backend.weights[-1] == 50
+    assert resumed.step_index == 2 and backend.weights[-1] == 50
     assert second.run(resumed).state.phase == Phase.PROMOTED
 
 
@@ -177,16 +230,18 @@ class RetrainDuringAnalysis(ScriptedAnalysis):
         self.client = mlflow_client
         self.newer: str | None = None
 
-    def run(self, window_s, canary_version, stable_version):
+    def run(self, window_s, canary_version, stable_version, *phase, **optional):
         if self.newer is None:
             v2 = self.client.get_model_version("ticket-classifier", "2")
             self.newer = str(self.client.create_model_version("ticket-classifier", v2.source, v2.run_id).version)
             self.client.set_registered_model_alias("ticket-classifier", "challenger", self.newer)
-        return super().run(window_s, canary_version, stable_version)
+        return super().run(window_s, canary_version, stable_version, *phase, **optional)
 
 
 @pytest.mark.parametrize(
-    "verdicts", [[Verdict.FAIL, Verdict.FAIL], [Verdict.PASS, Verdict.PASS]], ids=["rollback", "promote"]
+    "verdicts",
+    [[Verdict.FAIL, Verdict.FAIL], [Verdict.PASS] * 3],
+    ids=["rollback", "promote"],  # shadow, 10, 50
 )
 def test_alias_moves_are_compare_and_set_a_newer_challenger_is_left_and_recorded(registry, tmp_path, verdicts):
     backend = MemoryBackend()
@@ -203,7 +258,7 @@ def test_alias_moves_are_compare_and_set_a_newer_challenger_is_left_and_recorded
 
 def test_champion_moved_by_someone_else_is_not_overwritten_by_a_promotion(registry, tmp_path):
     backend = MemoryBackend()
-    ctl = controller(backend, [Verdict.PASS, Verdict.PASS], tmp_path)
+    ctl = controller(backend, [Verdict.PASS] * 3, tmp_path)
     state = ctl.start()
     client().delete_registered_model_alias("ticket-classifier", "champion")  # an operator retired it meanwhile
     report = ctl.run(state)

@@ -11,7 +11,7 @@ from ticketops.rollout.events import EventLog
 
 def test_every_history_event_and_alias_move_is_an_audit_event(registry, tmp_path) -> None:  # noqa: F811
     trail = AuditTrail(f"sqlite:///{tmp_path / 'log.db'}")
-    promoted = controller(MemoryBackend(), [Verdict.PASS, Verdict.PASS], tmp_path)
+    promoted = controller(MemoryBackend(), [Verdict.PASS] * 3, tmp_path)  # shadow, 10, 50
     promoted.on_event = RolloutAudit(trail, "ticket-classifier")
     promoted.run(promoted.start())
     registry_client = promoted.client
@@ -35,7 +35,7 @@ def test_a_failed_audit_write_never_stops_the_rollout_and_is_reconciled(registry
     db = tmp_path / "log.db"
     broken = AuditTrail(f"sqlite:///{tmp_path / 'missing-dir' / 'x' / 'log.db'}")
     broken.record_all = lambda events: (_ for _ in ()).throw(OSError("database is down"))
-    ctl = controller(MemoryBackend(), [Verdict.PASS, Verdict.PASS], tmp_path)
+    ctl = controller(MemoryBackend(), [Verdict.PASS] * 3, tmp_path)  # shadow, 10, 50
     ctl.on_event = RolloutAudit(broken, "ticket-classifier")
     assert ctl.run(ctl.start()).state.phase == "promoted"
     history = EventLog(tmp_path / "events.jsonl").read()

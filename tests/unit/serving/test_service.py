@@ -270,11 +270,10 @@ def test_feedback_joins_the_logged_prediction_and_sets_live_accuracy(client, reg
     assert response.status_code == 200
     assert response.json()["accepted"] == 2 and response.json()["matched"] == 2
     families = metrics(client)
-    feedback = {
-        s.labels["correct"]: s.value
-        for s in families["ticketops_feedback"]
-        if s.name.endswith("_total") and s.labels["model_version"] == version
-    }
+    feedback = {"true": 0.0, "false": 0.0}
+    for s in families["ticketops_feedback"]:  # one series per true label
+        if s.name.endswith("_total") and s.labels["model_version"] == version:
+            feedback[s.labels["correct"]] += s.value
     assert feedback["true"] >= 1 and feedback["false"] >= 1
     with sqlite3.connect(runtime().log.engine.url.database) as conn:
         labelled = conn.execute(
@@ -286,8 +285,8 @@ def test_feedback_joins_the_logged_prediction_and_sets_live_accuracy(client, reg
     assert live == [pytest.approx(expected)]
     # KPI series: labels per true intent, and how long flagged tickets waited for theirs.
     by_intent = {
-        (s.labels["intent"], s.labels["correct"]): s.value
-        for s in families["ticketops_feedback_intent"]
+        (s.labels["true_label"], s.labels["correct"]): s.value
+        for s in families["ticketops_feedback"]
         if s.name.endswith("_total") and s.labels["model_version"] == version and s.value
     }
     assert by_intent[(first["label"], "true")] >= 1 and by_intent[(wrong_label, "false")] >= 1

@@ -136,7 +136,7 @@ def business_dashboard() -> dash.Dashboard:
                 "Live accuracy per intent",
                 "Per true intent, over the last hour's labels: where the model is weakest.",
                 [f"ticketops:live_accuracy_by_intent:ratio_1h{{{VERSION}}}"],
-                {"intent": "Intent", "model_version": "Version", "track": "Track", "Value": "Accuracy"},
+                {"true_label": "Intent", "model_version": "Version", "track": "Track", "Value": "Accuracy"},
                 width=12,
                 height=8,
                 units={"Value": "percentunit"},

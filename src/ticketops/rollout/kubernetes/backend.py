@@ -60,6 +60,11 @@ class KubernetesBackend:
 
     # --- RolloutBackend -------------------------------------------------------------------------------------
 
+    supports_shadow = False  # mirrored traffic on the cluster (Gateway API RequestMirror) comes with Argo
+
+    def set_shadow(self) -> None:
+        raise KubernetesBackendError("no traffic mirroring on Kubernetes yet: set rollout.shadow.enabled false")
+
     def deploy_canary(self, model_uri: str, version: str) -> None:
         """Create (or re-template) the canary from the stable Deployment, at 0% of traffic.
 

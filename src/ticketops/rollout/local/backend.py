@@ -13,6 +13,7 @@ from ticketops.rollout.state import RolloutState
 
 class LocalBackend:
     name = "local"
+    supports_shadow = True
 
     def __init__(self, stack: LocalStack):
         self.stack = stack
@@ -40,6 +41,12 @@ class LocalBackend:
             stable=self._stable().url, canary=canary.url if canary else None, weight=canary_percent if canary else 0
         )
         self.stack.set_split(split)
+
+    def set_shadow(self) -> None:
+        canary = self.stack.record(CANARY)
+        if canary is None:
+            raise BackendError("no canary process to mirror traffic to")
+        self.stack.set_split(Split(stable=self._stable().url, canary=canary.url, weight=0, mirror=True))
 
     def promote(self, model_uri: str, version: str) -> None:
         """Start a fresh stable on the new model, move all traffic to it, then retire the old processes."""

@@ -12,6 +12,9 @@ splitter its own admin token, kept 0600 in the stack folder), and every upstream
 own replicas (``allowed_upstreams``: the service processes the stack recorded), whether it comes from a PUT
 or from the split file at start: otherwise one request could reroute all traffic, bearer tokens and ticket
 text included, to any host.
+
+A split with ``mirror`` set is a shadow phase: stable answers everything and each ``/classify`` is copied to
+the canary (rollout/local/shadow.py).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from pydantic import BaseModel, Field
 
+from ticketops.rollout.local.shadow import Mirror
 from ticketops.serving.auth import ADMINS, PUBLIC, Authorizer, Role
+from ticketops.settings import SHADOW_HEADER
 
 HOP_BY_HOP = {
     "connection",
@@ -44,6 +49,8 @@ class Split(BaseModel):
     stable: str  # base URL, e.g. http://127.0.0.1:3101
     canary: str | None = None
     weight: int = Field(0, ge=0, le=100)  # percent of requests to the canary
+    mirror: bool = False  # shadow: stable answers everything, every /classify is copied to the canary
+    max_in_flight: int = Field(8, ge=1)  # mirrored requests open at once
 
 
 class Router:
@@ -135,6 +142,7 @@ def build_apps(split_path: Path, authorizer: Authorizer, allowed_upstreams: Allo
     forwarded, retries, failed, weight_gauge = splitter_metrics(registry)
     router = Router(check_upstreams(load_split(split_path), allowed_upstreams()))  # a tampered file is refused too
     weight_gauge.set(router.split.weight)
+    mirror = Mirror(registry)
 
     async def on_startup(app: web.Application) -> None:
         app["session"] = aiohttp.ClientSession(
@@ -175,7 +183,7 @@ def build_apps(split_path: Path, authorizer: Authorizer, allowed_upstreams: Allo
         if request.path.startswith("/-/"):  # admin routes live on the admin port only
             return web.json_response({"error": "not found"}, status=404)
         body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in (*HOP_BY_HOP, SHADOW_HEADER.lower())}
         track, upstream = router.pick()
         attempts = [(track, upstream)]
         if track == "canary":
@@ -189,6 +197,12 @@ def build_apps(split_path: Path, authorizer: Authorizer, allowed_upstreams: Allo
                     forwarded.labels(name, str(upstream_response.status)).inc()
                     out_headers = {k: v for k, v in upstream_response.headers.items() if k.lower() not in HOP_BY_HOP}
                     out_headers["X-Ticketops-Track"] = name
+                    split = router.split
+                    if split.mirror and request.method == "POST" and request.path == "/classify":
+                        session = request.app["session"]
+                        mirror.classified(session, split, request.path_qs, body, headers, upstream_response, payload)
+                    elif split.mirror and request.method == "POST" and request.path == "/feedback":
+                        mirror.labelled(body, upstream_response.status)
                     return web.Response(body=payload, status=upstream_response.status, headers=out_headers)
             except (TimeoutError, aiohttp.ClientConnectionError):
                 if attempt + 1 < len(attempts):

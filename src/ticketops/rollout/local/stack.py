@@ -8,10 +8,7 @@ service processes from a file (``file_sd``) that carries the ``track`` label the
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,7 +17,7 @@ import httpx
 import yaml
 
 from ticketops.fileio import atomic_write, read_json, write_json
-from ticketops.processes import ManagedProcess, ProcessFailed, free_port
+from ticketops.processes import ManagedProcess, ProcessFailed, free_port, pid_alive, stop_pid
 from ticketops.rollout.backend import CANARY, STABLE
 from ticketops.rollout.local.secrets import read_or_choose_port, read_or_create_token
 from ticketops.rollout.local.splitter import Split, save_split
@@ -43,34 +40,6 @@ class ProcessRecord:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still "exists"; check /proc when we can.
-    status = Path(f"/proc/{pid}/status")
-    if status.exists():
-        return "State:\tZ" not in status.read_text()
-    return True
-
-
-def stop_pid(pid: int, timeout: float = 20.0) -> None:
-    """SIGTERM the process group (graceful: in-flight requests finish), SIGKILL after ``timeout``."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                return
-            time.sleep(0.1)
 
 
 class LocalStack:
@@ -228,7 +197,11 @@ class LocalStack:
             "rule_files": [str(rules / "*.yml")] if rules.exists() else [],
             "scrape_configs": [
                 {
+                    # Series carry the model_version that answered (for feedback: whose prediction was judged);
+                    # without honor_labels the receiving replica's target label would overwrite it (as honorLabels
+                    # on the PodMonitor).
                     "job_name": "ticketops",
+                    "honor_labels": True,
                     "file_sd_configs": [{"files": [str(self.targets_path)], "refresh_interval": "1s"}],
                 },
                 {
@@ -241,13 +214,14 @@ class LocalStack:
         }
 
     def write_targets(self) -> None:
-        """Prometheus' view of the service processes, labelled by track."""
+        """Prometheus' view of the service processes, labelled by track and the version the process serves
+        (``served_version``: never ``model_version``, which the series carry themselves)."""
         groups = []
         for name in (STABLE, CANARY):
             rec = self.record(name)
             if rec is not None:
                 groups.append(
-                    {"targets": [f"127.0.0.1:{rec.port}"], "labels": {"track": name, "model_version": rec.version}}
+                    {"targets": [f"127.0.0.1:{rec.port}"], "labels": {"track": name, "served_version": rec.version}}
                 )
         self.targets_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.targets_path, lambda tmp: tmp.write_text(json.dumps(groups, indent=2)))

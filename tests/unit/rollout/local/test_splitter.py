@@ -165,6 +165,8 @@ async def test_get_split_and_healthz(splitter, upstreams):
         "stable": upstreams["stable"],
         "canary": upstreams["canary"],
         "weight": 30,
+        "mirror": False,
+        "max_in_flight": 8,
     }
     assert await (await splitter.admin.get("/-/healthz")).json() == {"status": "ok"}
     assert (await metric_values(splitter.admin))[("ticketops_splitter_canary_weight", ())] == 30
@@ -207,7 +209,13 @@ async def test_method_path_query_body_headers_and_status_pass_through(splitter, 
 async def test_put_split_changes_routing_and_survives_a_restart(splitter, upstreams):
     client = await splitter.start(Split(stable=upstreams["stable"]))
     assert (await (await client.get("/x")).json())["name"] == "stable"
-    new = {"stable": upstreams["stable"], "canary": upstreams["canary"], "weight": 100}
+    new = {
+        "stable": upstreams["stable"],
+        "canary": upstreams["canary"],
+        "weight": 100,
+        "mirror": False,
+        "max_in_flight": 8,
+    }
     response = await splitter.admin.put("/-/split", json=new, headers=ADMIN)
     assert response.status == 200 and await response.json() == new
     assert (await (await client.get("/x")).json())["name"] == "canary"
