@@ -110,6 +110,7 @@ class TrafficGenerator:
         self.next_window = next_window
         self.rate = rate
         self.feedback_rate = feedback_rate
+        self._feedback_share = Fraction(feedback_rate).limit_denominator(10_000)  # exact: floats lose tickets
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.headers = _headers(token)
@@ -192,8 +193,7 @@ class TrafficGenerator:
         Ticket n is labelled when floor((n + 1) * rate) passes floor(n * rate), in exact fractions: float
         arithmetic loses tickets to rounding (0.3 labelled 21 of 100).
         """
-        share = Fraction(self.feedback_rate).limit_denominator(10_000)
-        p, q = share.numerator, share.denominator
+        p, q = self._feedback_share.numerator, self._feedback_share.denominator
         return (number + 1) * p // q > number * p // q
 
     async def _request(self, client, batch: list[tuple[str, str, str]], gate: asyncio.Semaphore) -> None:
