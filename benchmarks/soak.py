@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -51,6 +52,7 @@ class Books:
     def __init__(self) -> None:
         self.answered: list[str] = []
         self.errors = 0
+        self.error_kinds: Counter[str] = Counter()  # "HTTP 503", "ReadTimeout": what went wrong, not only how often
         self.latencies: list[float] = []
 
 
@@ -60,14 +62,15 @@ async def one(client: httpx.AsyncClient, books: Books) -> None:
     started = time.perf_counter()
     try:
         response = await client.post("/classify", json=body)
-        ok = response.status_code == 200
-    except httpx.HTTPError:
-        ok = False
+        kind = None if response.status_code == 200 else f"HTTP {response.status_code}"
+    except httpx.HTTPError as exc:
+        kind = type(exc).__name__
     books.latencies.append(time.perf_counter() - started)
-    if ok:
+    if kind is None:
         books.answered.append(ticket_id)
     else:
         books.errors += 1
+        books.error_kinds[kind] += 1
 
 
 async def capacity(url: str, clients: int, seconds: float) -> float:
@@ -118,6 +121,7 @@ async def soak(url: str, rate: float, seconds: float, window_s: float, pid: int,
                         "t_s": round(time.monotonic() - started),
                         "answered": len(books.answered),
                         "errors": books.errors,
+                        "error_kinds": dict(books.error_kinds),
                         "p50_ms": round(quantile(books.latencies, 0.5), 1),
                         "p99_ms": round(quantile(books.latencies, 0.99), 1),
                         "rss_mb": round(rss_mb(pid), 1),
@@ -125,12 +129,14 @@ async def soak(url: str, rate: float, seconds: float, window_s: float, pid: int,
                 )
                 total.answered += books.answered
                 total.errors += books.errors
+                total.error_kinds += books.error_kinds
                 total.latencies += books.latencies
                 books = Books()
                 next_window += window_s
         await asyncio.gather(*tasks)
     total.answered += books.answered
     total.errors += books.errors
+    total.error_kinds += books.error_kinds
     total.latencies += books.latencies
     return windows
 
@@ -193,6 +199,7 @@ def main() -> None:
         "achieved_tickets_per_s": round(len(total.answered) / elapsed, 1),
         "answered": len(total.answered),
         "errors": total.errors,
+        "error_kinds": dict(total.error_kinds),
         "p50_ms": round(quantile(total.latencies, 0.5), 1),
         "p99_ms": round(quantile(total.latencies, 0.99), 1),
         "p99_ms_worst_window": max((w["p99_ms"] for w in windows), default=None),
