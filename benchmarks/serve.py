@@ -122,8 +122,9 @@ def load_test(path: Path) -> tuple[list[str], list[str]]:
 def in_process(model_uri: str, texts: list[str], labels: list[str], settings: ServiceSettings, seconds: float) -> dict:
     """Tickets/s of the service's batch function over the test tickets, batches of batch_max_size; the first
     pass over every ticket also gives the model's accuracy on the test split (and, for a cascade, its stages)."""
+    from ticketops.modeling.predictor import set_encoder_batch_size
     from ticketops.registry.bento import open_any
-    from ticketops.serving.scoring import Scorer, set_encoder_batch_size
+    from ticketops.serving.scoring import Scorer
 
     batch = settings.batch_max_size
     with open_any(model_uri, threads=settings.threads) as loaded:

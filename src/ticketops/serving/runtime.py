@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import anyio.to_thread
 
+from ticketops.modeling.predictor import set_encoder_batch_size
 from ticketops.schemas import ClassifyRequest, FeedbackRequest
 from ticketops.serving.auth import User
 from ticketops.serving.batching import MicroBatcher
@@ -29,7 +30,7 @@ from ticketops.serving.ids import IdHasher, deployment_key, new_ticket_id
 from ticketops.serving.metrics import ServiceMetrics
 from ticketops.serving.prediction_log import LogRow, PredictionLog
 from ticketops.serving.redaction import redact, warm_up
-from ticketops.serving.scoring import Scorer, TicketScore, set_encoder_batch_size
+from ticketops.serving.scoring import Scorer, TicketScore
 from ticketops.serving.served import ServedModel
 from ticketops.settings import ServiceSettings
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ticketops.modeling.classifiers import EncoderClassifier
 from ticketops.modeling.predictor import Predictor, Scored
 
 SINGLE_STAGE = "single"
@@ -36,18 +35,6 @@ def ticket_scores(scored: Scored, stages: Sequence[str]) -> list[TicketScore]:
             scored.labels, scored.confidence.tolist(), scored.needs_review.tolist(), stages, strict=True
         )
     ]
-
-
-def set_encoder_batch_size(predictor: Predictor, size: int) -> None:
-    """Sentences per encoder mini-batch inside one model call (the model's own encoder, or a cascade's slow one).
-
-    The encoder sorts a call's texts by length and pads each mini-batch to its longest text; a batch of 64
-    support tickets (5 to 50 tokens) padded as one block wastes over half the encoder's work. Mini-batches of
-    16 gave the same embeddings (to 1e-7) for 35-45% less CPU per ticket on the test split.
-    """
-    for part in (predictor.classifier, getattr(predictor.classifier, "slow", None)):
-        if isinstance(part, EncoderClassifier):
-            part.encoder_batch_size = size
 
 
 class Scorer:
