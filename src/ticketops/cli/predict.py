@@ -96,6 +96,7 @@ def predict(
     from ticketops.modeling.predictor import set_encoder_batch_size
     from ticketops.registry.loading import open_model
     from ticketops.registry.ref import ModelNotFound
+    from ticketops.registry.store import GateNotPassed
     from ticketops.settings import ServiceSettings
 
     check_input(input)
@@ -109,7 +110,7 @@ def predict(
                 model.predictor, iter_table(input, chunk_rows), batch_size, lambda n: bar.advance(task, n)
             )
             write_table(output, tally.count(scored))
-    except ChecksumMismatch as exc:
+    except (ChecksumMismatch, GateNotPassed) as exc:
         fail(f"refusing to load {model_uri}: {exc}")
     except (UnicodeDecodeError, pd.errors.ParserError, pa.ArrowException) as exc:
         fail(f"cannot read {input}: {exc}")

@@ -89,3 +89,17 @@ def test_missing_input_and_missing_model(tmp_path, tickets) -> None:
     write_table(tmp_path / "in.csv", [tickets])
     missing = run("-i", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.csv"), "--model-uri", str(tmp_path / "m"))
     assert missing.exit_code == 2 and "does not exist" in said(missing)
+
+
+def test_a_registered_version_that_did_not_pass_the_gate_is_refused_cleanly(tmp_path, tickets, monkeypatch) -> None:
+    from tests.helpers.tiny_model import register_tiny_model, tiny_registry
+
+    registry = tiny_registry(tmp_path / "registry")
+    for key, value in registry.env.items():
+        monkeypatch.setenv(key, value)
+    version = register_tiny_model(registry, alias=None, gate_passed=False)
+    write_table(tmp_path / "in.csv", [tickets])
+    result = run("-i", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv"), "--model-uri",
+                 f"models:/ticket-classifier/{version}", "--no-progress")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "did not pass the promotion gate" in said(result) and not (tmp_path / "out.csv").exists()
