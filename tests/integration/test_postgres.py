@@ -148,3 +148,45 @@ def test_mlflow_server_on_postgresql_takes_a_registration_and_serves_it_back(pos
     assert [(name, str(v)) for name, v in versions] == [("ticket-classifier", version)]
     assert [(alias, str(v)) for alias, v in aliases] == [("champion", version)]
     assert any(path.name == "checksums.json" for path in artifacts.rglob("*"))  # files under the artifact root
+
+
+def test_the_operations_dashboard_reads_rollout_decisions_from_the_audit_trail(postgres) -> None:
+    """The annotation query the committed operations.json ships, run as Grafana runs it (macros substituted,
+    no parameters) against an audit trail on real PostgreSQL: rollout decisions and alias moves in the range,
+    oldest first, with Grafana's time/text/tags columns; labels and events outside the range are left out."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    import psycopg
+
+    from ticketops.audit import AuditEvent, AuditTrail
+    from ticketops.monitoring.grafana.audit_annotations import AUDIT_DATASOURCE_TYPE, substitute_macros
+
+    url = postgres.create_database("audit_annotations")
+    now = datetime.now(UTC)
+    events = [
+        AuditEvent(at=now - timedelta(hours=3), actor="controller", action="rollout.started", target="rollout/old"),
+        AuditEvent(at=now - timedelta(minutes=9), actor="controller", action="rollout.started", target="rollout/r1"),
+        AuditEvent(at=now - timedelta(minutes=8), actor="agent-1", action="label.given", target="ticket/abc"),
+        AuditEvent(at=now - timedelta(minutes=7), actor="controller", action="rollout.promoted", target="rollout/r1"),
+        AuditEvent(at=now - timedelta(minutes=7), actor="controller", action="alias.moved", target="m@champion"),
+    ]
+    trail = AuditTrail(url)
+    trail.record_all(events)
+    board = json.loads((REPO / "monitoring" / "grafana" / "operations.json").read_text())
+    (annotation,) = [a for a in board["annotations"]["list"] if a["datasource"]["type"] == AUDIT_DATASOURCE_TYPE]
+    assert any(v["name"] == "audit" and v["type"] == "datasource" for v in board["templating"]["list"])
+    start = (now - timedelta(hours=1)).timestamp()
+    sql = substitute_macros(annotation["target"]["rawSql"], start, now.timestamp() + 1)
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        cursor = conn.execute(sql)
+        columns = [c.name for c in cursor.description]
+        rows = cursor.fetchall()
+    assert columns == ["time", "text", "tags"]
+    assert [text for _, text, _ in rows] == [
+        "rollout.started rollout/r1 by controller",
+        "rollout.promoted rollout/r1 by controller",
+        "alias.moved m@champion by controller",
+    ]
+    assert abs(rows[0][0] - events[1].at.timestamp() * 1000) < 1 and rows[0][2] == "controller"  # epoch ms
+    trail.engine.dispose()

@@ -1,8 +1,9 @@
 """What both dashboards share: the data-source variable, the model-version variable, the served-model table and
 the annotations that put alerts, rollout steps and version changes on every time axis.
 
-The audit trail is not in Prometheus, so rollout annotations come from what Prometheus does see: the splitter's
-canary weight changing (every rollout step, promotion and rollback) and a (track, version) pair appearing.
+Both dashboards mark what Prometheus sees: the splitter's canary weight changing (every rollout step, promotion
+and rollback) and a (track, version) pair appearing; the operations dashboard adds the rollout decisions of the
+audit trail itself, with their actors (audit_annotations.py).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
+from ticketops.monitoring.grafana.audit_annotations import audit_datasource_variable, rollout_decisions
 from ticketops.monitoring.grafana.common import annotations, datasource_variable, served_models_table
 from ticketops.monitoring.grafana.panels import row, stat_panel, thresholds, timeseries_panel
 
@@ -40,7 +41,8 @@ def operations_dashboard() -> dash.Dashboard:
         .time("now-6h", "now")
         .editable()
         .with_variable(datasource_variable())
-        .annotations(annotations())
+        .with_variable(audit_datasource_variable())
+        .annotations([*annotations(), rollout_decisions()])
         .with_row(row("Traffic"))
         .with_panel(
             timeseries_panel(
