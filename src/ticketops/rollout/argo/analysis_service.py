@@ -92,14 +92,19 @@ class ServiceMetrics:
 
     def __init__(self, registry: CollectorRegistry):
         self.answers = Counter(
-            "ticketops_analysis_answers_total", "Checks answered, by phase and verdict", ["phase", "check", "verdict"]
+            "ticketops_analysis_answers_total",
+            "Checks answered, by phase and verdict",
+            ["phase", "check", "verdict"],
+            registry=registry,
         )
-        self.reconciles = Counter("ticketops_argo_reconcile_total", "Reconciler runs by outcome", ["outcome"])
+        self.reconciles = Counter(
+            "ticketops_argo_reconcile_total", "Reconciler runs by outcome", ["outcome"], registry=registry
+        )
         self.reconciled_at = Gauge(
-            "ticketops_argo_reconcile_last_success_timestamp_seconds", "When the reconciler last succeeded"
+            "ticketops_argo_reconcile_last_success_timestamp_seconds",
+            "When the reconciler last succeeded",
+            registry=registry,
         )
-        for metric in (self.answers, self.reconciles, self.reconciled_at):
-            registry.register(metric)
         for outcome in ("ok", "error"):
             self.reconciles.labels(outcome)
 
