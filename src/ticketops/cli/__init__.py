@@ -3,6 +3,7 @@
 import typer
 
 from ticketops.cli import (
+    argo_services,
     audit,
     dashboard,
     demo,
@@ -12,7 +13,6 @@ from ticketops.cli import (
     predict,
     retrain,
     rollout,
-    rollout_argo,
     serve,
     simulate,
 )
@@ -26,8 +26,8 @@ app = typer.Typer(
 app.command("demo")(demo.demo)
 app.command("predict")(predict.predict)
 app.command("serve")(serve.serve)
-rollout.rollout_app.command("analysis-service")(rollout_argo.analysis_service)
-rollout.rollout_app.command("shadow-mirror")(rollout_argo.shadow_mirror)
+rollout.rollout_app.command("analysis-service")(argo_services.analysis_service)
+rollout.rollout_app.command("shadow-mirror")(argo_services.shadow_mirror)
 app.add_typer(rollout.rollout_app, name="rollout")
 app.command("retrain")(retrain.retrain)
 app.command("retrain-webhook")(retrain.retrain_webhook)

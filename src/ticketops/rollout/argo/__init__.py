@@ -1,1 +1,1 @@
-"""The Argo Rollouts backend: Argo moves traffic; ticketops judges (analysis service) and records (reconciler)."""
+"""Canaries on Kubernetes driven by Argo Rollouts, judged by ticketops: manifests, analysis, reconciling."""
