@@ -62,7 +62,7 @@ def _definitions(version: str) -> Resource:
 
 
 @functools.cache
-def _crd_validator(api_version: str, kind: str, version: str) -> jsonschema.Draft202012Validator:
+def crd_validator(api_version: str, kind: str, version: str) -> jsonschema.Draft202012Validator:
     registry = Registry().with_resource("https://kubernetes.io/api/_definitions.json", _definitions(version))
     return jsonschema.Draft202012Validator(crds.json_schema(api_version, kind), registry=registry)
 
@@ -72,7 +72,7 @@ def validate(obj: dict[str, Any], version: str = K8S_VERSIONS[-1]) -> None:
     upstream CRD for custom resources (jsonschema.ValidationError), plus a Rollout's pod template as a
     Kubernetes PodTemplate (kubernetes_validate.ValidationError)."""
     if crds.is_custom(obj):
-        crds.validate(obj, _crd_validator(obj["apiVersion"], obj["kind"], version))
+        crds.validate(obj, crd_validator(obj["apiVersion"], obj["kind"], version))
         if (obj["apiVersion"], obj["kind"]) == ROLLOUT:
             kubernetes_validate.validate(as_pod_template(obj), version, strict=True)
         return
@@ -100,3 +100,13 @@ def pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "Pod":
         return [obj]
     return []
+
+
+def serving_templates(objects: tuple[dict[str, Any], ...]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(object, pod template) for every pod template that serves the model (component ``server``)."""
+    return [
+        (obj, template)
+        for obj in objects
+        for template in pod_templates(obj)
+        if (template.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == "server"
+    ]
