@@ -110,3 +110,18 @@ def serving_templates(objects: tuple[dict[str, Any], ...]) -> list[tuple[dict[st
         for template in pod_templates(obj)
         if (template.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == "server"
     ]
+
+
+def pinned_version(template: dict[str, Any]) -> str:
+    """The one model version a serving pod template names; AssertionError if it names an alias or if its
+    env, label and annotation disagree."""
+    from ticketops.registry.ref import parse_model_uri
+    from ticketops.rollout.kubernetes.objects import MODEL_URI_ANNOTATION, MODEL_URI_ENV, VERSION_LABEL
+
+    (container,) = [c for c in template["spec"]["containers"] if c["name"] == "service"]
+    uri = {e["name"]: e.get("value") for e in container["env"]}[MODEL_URI_ENV]
+    ref = parse_model_uri(uri)
+    assert ref.alias is None and ref.version, f"{uri} is not one pinned version"
+    assert template["metadata"]["labels"][VERSION_LABEL] == ref.version
+    assert template["metadata"]["annotations"][MODEL_URI_ANNOTATION] == uri
+    return ref.version

@@ -6,15 +6,29 @@ CRDs rejecting a broken Rollout (every object's schema is checked in test_k8s_ma
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 
 from tests.helpers import crds
 from tests.helpers.argo import ArgoError, field_value, metric_errors, resolved_metrics
-from tests.helpers.kustomize import K8S_VERSIONS, ROLLOUT, by_kind, crd_validator, render, validate
+from tests.helpers.kustomize import (
+    K8S,
+    K8S_VERSIONS,
+    ROLLOUT,
+    by_kind,
+    crd_validator,
+    kubectl,
+    pinned_version,
+    render,
+    serving_templates,
+    validate,
+)
 from ticketops.config import load_params
 from ticketops.rollout.argo import templates as T
 from ticketops.rollout.check_names import ALL_CHECKS, CHECKS_BY_PHASE, SHADOW
@@ -260,3 +274,31 @@ def test_the_pod_monitor_labels_series_with_the_live_track(objects):
     assert "podTargetLabels" not in monitors["ticketops"]["spec"]  # model_version stays the service's own
     services = monitors["ticketops-rollout-services"]["spec"]["selector"]["matchExpressions"][0]["values"]
     assert set(services) == {"shadow", "analysis"}
+
+
+def readme_patches(marker: str) -> dict:
+    """The ``patches:`` block k8s/README.md gives under ``<!-- first-version: MARKER -->``."""
+    text = (K8S / "README.md").read_text().split(f"<!-- first-version: {marker} -->", 1)[1]
+    return yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+
+
+@pytest.mark.parametrize(
+    "marker, overlay",
+    [("deployments", "overlays/production"), ("deployments", "overlays/local"), ("argo-rollouts", ARGO)],
+)
+def test_the_readme_sets_the_first_version(tmp_path, marker, overlay):
+    """What k8s/README.md says to add to an overlay pins every serving pod template to that version."""
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+    kustomization |= {"resources": [os.path.relpath(K8S / overlay, tmp_path)], **readme_patches(marker)}
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    result = subprocess.run([kubectl(), "kustomize", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    objects = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    templates = serving_templates(objects)
+    assert templates and {pinned_version(template) for _, template in templates} == {"7"}
+    for obj, _ in templates:
+        validate(obj)
+        if obj["kind"] == "Rollout":
+            assert obj["metadata"]["annotations"][T.STABLE_VERSION_ANNOTATION] == "7"
+        else:
+            assert obj["metadata"]["labels"][VERSION_LABEL] == "7"

@@ -28,12 +28,12 @@ from tests.helpers.kustomize import (
     OVERLAYS,
     ROOT,
     by_kind,
+    pinned_version,
     pod_templates,
     render,
     serving_templates,
     validate,
 )
-from ticketops.registry.ref import parse_model_uri
 from ticketops.rollout.kubernetes.objects import MODEL_URI_ENV, TRACK_ENV, TRACK_LABEL, VERSION_LABEL
 from ticketops.settings import KubernetesSettings
 
@@ -168,17 +168,6 @@ def test_every_pod_template_is_restricted(target):
             assert set(mounts) <= writable, at
         main = pod["containers"][0]
         assert "/tmp" in {m["mountPath"] for m in main.get("volumeMounts") or []}, where
-
-
-def pinned_version(template: dict) -> str:
-    """The one model version a serving pod template names; AssertionError if it names an alias."""
-    (container,) = [c for c in template["spec"]["containers"] if c["name"] == "service"]
-    uri = {e["name"]: e.get("value") for e in container["env"]}[MODEL_URI_ENV]
-    ref = parse_model_uri(uri)
-    assert ref.alias is None and ref.version, f"{uri} is not one pinned version"
-    assert template["metadata"]["labels"][VERSION_LABEL] == ref.version
-    assert template["metadata"]["annotations"]["ticketops.io/model-uri"] == uri
-    return ref.version
 
 
 @pytest.mark.parametrize("target", TARGETS)
