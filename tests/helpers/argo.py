@@ -107,6 +107,18 @@ def _substitute(metric: dict[str, Any], values: dict[str, str]) -> dict[str, Any
     return json.loads(PLACEHOLDER.sub(one, json.dumps(metric)))
 
 
+def inline_template_errors(template: dict[str, Any]) -> list[str]:
+    """Argo's check of a template used in an analysis step (validation_references.go): resolved with its own
+    defaults (a placeholder for the rest), no metric may run indefinitely."""
+    values = {a["name"]: str(a["value"]) if "value" in a else "dummy-value" for a in template["spec"].get("args") or []}
+    errors = []
+    for metric in template["spec"]["metrics"]:
+        resolved = _substitute(metric, values)
+        if _int(resolved.get("count")) == 0 and resolved.get("interval"):
+            errors.append(f"{template['metadata']['name']}: metric {metric['name']} runs indefinitely")
+    return errors
+
+
 def _int(value: Any) -> int:
     """An int-or-string as Argo reads it (a string that is not a number counts as 0)."""
     try:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.helpers import crds
-from tests.helpers.argo import ArgoError, field_value, metric_errors, resolved_metrics
+from tests.helpers.argo import ArgoError, field_value, inline_template_errors, metric_errors, resolved_metrics
 from tests.helpers.kustomize import (
     K8S,
     K8S_VERSIONS,
@@ -124,6 +124,7 @@ def test_every_template_argument_resolves_against_the_rollout(rollout, templates
     resolved, and the resolved metric valid; the versions come from the Rollout itself."""
     params = load_params().rollout
     version = rollout["spec"]["template"]["metadata"]["labels"][VERSION_LABEL]
+    assert [e for t in templates.values() for e in inline_template_errors(t)] == []
     for analysis in analyses(rollout):
         metrics = resolved_metrics(analysis, rollout, templates)
         assert len(metrics) == len(analysis["templates"])
@@ -150,6 +151,9 @@ def test_the_argument_check_can_fail(rollout, templates):
     analysis["args"] = [a for a in analysis["args"] if a["name"] != "stable-version"]
     with pytest.raises(ArgoError, match="stable-version"):
         resolved_metrics(analysis, rollout, templates)
+    endless = copy.deepcopy(templates["ticketops-error-rate"])
+    next(a for a in endless["spec"]["args"] if a["name"] == "count")["value"] = "0"
+    assert inline_template_errors(endless)  # a step's analysis must end
     with pytest.raises(ArgoError, match="invalid path"):  # a dotted label key is out of Argo's reach
         field_value(rollout, "spec.template.metadata.labels.ticketops.io/model-version")
 
