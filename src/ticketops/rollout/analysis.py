@@ -17,16 +17,14 @@ from functools import cached_property
 
 from ticketops.config import RolloutChecks
 from ticketops.rollout import checks as C
+from ticketops.rollout.check_names import CANARY as CANARY_PHASE
+from ticketops.rollout.check_names import CHECKS_BY_PHASE, SHADOW
 from ticketops.rollout.checks import CheckResult, Pairs, TwoRates, Verdict, combine
 from ticketops.rollout.promql import PrometheusUnavailable, PromQL
 
 CLASSIFY_ROUTE = "/classify"
-SHADOW, CANARY_PHASE = "shadow", "canary"
-# The checks each phase runs, in the order they are measured (the analysis service answers them one by one).
-PHASE_CHECKS: dict[str, tuple[str, ...]] = {
-    SHADOW: ("error_rate", "latency_tail", "review_rate", "shadow_agreement", "shadow_accuracy"),
-    CANARY_PHASE: ("error_rate", "latency_tail", "review_rate", "live_accuracy"),
-}
+# The checks each phase runs, in the order they are measured (one list: rollout/check_names.py).
+PHASE_CHECKS = CHECKS_BY_PHASE
 
 __all__ = ["PHASE_CHECKS", "Analysis", "CanaryAnalysis", "CheckResult", "UnknownCheck", "Verdict", "window_increase"]
 

@@ -103,3 +103,10 @@ def test_strategy_names_the_services_route_and_live_track():
     paths = {a["name"]: a["valueFrom"] for a in canary["analysis"]["args"] if "valueFrom" in a}
     assert paths["canary-version"] == {"fieldRef": {"fieldPath": "spec.template.metadata.labels.model-version"}}
     assert paths["revision"] == {"podTemplateHashValue": "Latest"}
+
+
+def test_every_named_check_has_one_judge_and_every_judge_a_name():
+    from ticketops.rollout.analysis import JUDGES
+    from ticketops.rollout.check_names import ALL_CHECKS
+
+    assert set(JUDGES) == set(ALL_CHECKS)
