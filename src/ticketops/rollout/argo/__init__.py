@@ -1,0 +1,1 @@
+"""Kubernetes with Argo Rollouts: Argo moves traffic; ticketops pins versions, judges and records."""
