@@ -388,3 +388,15 @@ def test_a_hand_edit_of_the_template_is_a_rollout_of_its_own(server, registry, t
     assert aliases(registry) == {"champion": "1", "challenger": "3"}
     assert ("k8s:kubectl-edit", "alias.moved", f"{MODEL_NAME}@challenger") in audit_actions(trail)
     assert reconciler(server, registry, trail).run_once() == []
+
+
+def test_a_full_promotion_argo_finished_between_two_looks_is_credited_to_argo(server, registry, trail, argo, plugin):
+    """Kubernetes forgets who set status.promoteFull once Argo clears it (the plugin's managedFields entry is
+    emptied and dropped): a reconciler that never saw the request can only name Argo's controller."""
+    started(server, registry, trail, argo)
+    plugin.promote(full=True)
+    argo.sync()
+    assert "kubectl-argo-rollouts" not in {e["manager"] for e in rollout(server)["metadata"]["managedFields"]}
+    (promoted,) = reconciler(server, registry, trail).run_once()
+    assert (promoted.event, promoted.actor) == ("promoted", "k8s:rollouts-controller")
+    assert aliases(registry) == {"champion": "2", "challenger": None}
