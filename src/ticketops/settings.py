@@ -105,7 +105,7 @@ class RolloutSettings(BaseSettings):
 
     state_dir: Path | None = None  # default: <repo root>/.ticketops
     prometheus_url: str = "http://127.0.0.1:9090"
-    rollout_backend: Literal["local", "kubernetes"] = "local"
+    rollout_backend: Literal["local", "kubernetes", "argo"] = "local"
     splitter_port: int = 3000  # local stack: the public endpoint (stable + canary behind it)
 
     def resolved_state_dir(self) -> Path:
@@ -208,3 +208,17 @@ class ArgoAnalysisSettings(BaseSettings):
 
     def resolved_analysis_state_dir(self) -> Path:
         return (self.analysis_state_dir or RolloutSettings().resolved_state_dir() / "analysis").resolve()
+
+
+class ArgoSettings(BaseSettings):
+    """The Argo Rollouts backend and the reconciler (``TICKETOPS_ARGO_*``); the cluster connection, namespace and
+    serving container are ``KubernetesSettings`` (``TICKETOPS_K8S_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETOPS_ARGO_", extra="ignore")
+
+    rollout: str = "ticketops"  # the Rollout (argoproj.io/v1alpha1) that serves the model
+    # The manager names managedFields record for ticketops' own writes (so history names them as actors).
+    field_manager: str = Field("ticketops", min_length=1, max_length=128)
+    reconciler_field_manager: str = Field("ticketops-reconciler", min_length=1, max_length=128)
+    poll_s: float = Field(5.0, gt=0)  # `rollout start --wait`: between two readings of the Rollout
+    wait_timeout_s: float = Field(0.0, ge=0)  # `rollout start --wait` gives up after this long (0: never)

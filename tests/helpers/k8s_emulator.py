@@ -53,6 +53,8 @@ class GenerationTrackingEmulator(kmock.KubernetesEmulator):
 class EmulatedApiServer:
     """kmock's KubernetesEmulator served on 127.0.0.1 from its own event loop (the client under test is sync)."""
 
+    emulator_class: type[kmock.KubernetesEmulator] = GenerationTrackingEmulator
+
     def __init__(self) -> None:
         self.url = ""
         self._ready = threading.Event()
@@ -81,8 +83,10 @@ class EmulatedApiServer:
 
     async def _serve(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        async with GenerationTrackingEmulator() as emulator, kmock.Server(emulator) as server:
+        async with self.emulator_class() as emulator, kmock.Server(emulator) as server:
             emulator.resources["apps/v1/deployments"] = kmock.ResourceInfo(kind="Deployment", namespaced=True)
+            emulator.resources["apps/v1/replicasets"] = kmock.ResourceInfo(kind="ReplicaSet", namespaced=True)
+            emulator.resources["argoproj.io/v1alpha1/rollouts"] = kmock.ResourceInfo(kind="Rollout", namespaced=True)
             self.url = str(server.url).rstrip("/")
             self._ready.set()
             await self._stop.wait()

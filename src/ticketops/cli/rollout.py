@@ -15,8 +15,14 @@ rollout_app = typer.Typer(no_args_is_help=True, help="Canary rollouts of @challe
 stack_app = typer.Typer(no_args_is_help=True, help="The local stack: Prometheus, stable/canary services, splitter.")
 
 BackendOption = Annotated[
-    str | None, typer.Option("--backend", help="local or kubernetes (default: $TICKETOPS_ROLLOUT_BACKEND).")
+    str | None, typer.Option("--backend", help="local, kubernetes or argo (default: $TICKETOPS_ROLLOUT_BACKEND).")
 ]
+
+
+def _argo(backend: str | None) -> bool:
+    from ticketops.rollout.factory import resolve_backend
+
+    return resolve_backend(backend) == "argo"
 
 
 def _log(message: str) -> None:
@@ -54,10 +60,29 @@ def start(
     force_ungated: Annotated[
         bool, typer.Option(help="Admin only: roll out a @challenger that did not pass the gate (audited).")
     ] = False,
+    wait: Annotated[
+        bool, typer.Option(help="argo: follow the Rollout until promoted or rolled back (other backends always do).")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="argo --wait: give up after this many seconds (default $TICKETOPS_ARGO_WAIT_TIMEOUT_S)."),
+    ] = None,
 ) -> None:
-    """Deploy @challenger as a canary and move traffic step by step while the analysis passes."""
+    """Deploy @challenger as a canary and move traffic step by step while the analysis passes.
+
+    With ``--backend argo`` the Rollout's template is pinned to @challenger's version and Argo Rollouts runs
+    the steps and analysis (``--interval`` is then the seconds between two looks at the Rollout).
+    """
     from ticketops.rollout.backend import BackendError
     from ticketops.rollout.controller import RolloutError
+
+    if _argo(backend):
+        from ticketops.cli import rollout_argo
+
+        if resume:
+            fail("--resume: Argo Rollouts resumes by itself (`ticketops rollout start --backend argo --wait` follows)")
+        rollout_argo.start(force_ungated=force_ungated, wait=wait, poll_s=interval, timeout_s=timeout, as_json=as_json)
+        return
 
     try:
         controller = make_controller(backend, interval)
@@ -96,10 +121,26 @@ def status(backend: BackendOption = None, as_json: Annotated[bool, typer.Option(
 
 
 @rollout_app.command("promote")
-def promote(backend: BackendOption = None, reason: str = "promoted by operator") -> None:
-    """Promote the canary now, skipping the remaining analysis (recorded as a manual decision)."""
+def promote(
+    backend: BackendOption = None,
+    reason: str = "promoted by operator",
+    full: Annotated[
+        bool, typer.Option(help="argo: skip every remaining step (`kubectl argo rollouts promote --full`).")
+    ] = False,
+) -> None:
+    """Promote the canary now, skipping the remaining analysis (recorded as a manual decision).
+
+    With ``--backend argo`` this is ``kubectl argo rollouts promote``: the next step, or with ``--full`` all of
+    them; the registry records it with the actor Kubernetes reports.
+    """
     from ticketops.rollout.backend import BackendError
     from ticketops.rollout.controller import RolloutError
+
+    if _argo(backend):
+        from ticketops.cli import rollout_argo
+
+        rollout_argo.promote(full)
+        return
 
     try:
         state = make_controller(backend).force_promote(reason)
@@ -110,9 +151,15 @@ def promote(backend: BackendOption = None, reason: str = "promoted by operator")
 
 @rollout_app.command("abort")
 def abort(backend: BackendOption = None, reason: str = "aborted by operator") -> None:
-    """Send all traffic back to stable and clear @challenger."""
+    """Send all traffic back to stable and clear @challenger (argo: `kubectl argo rollouts abort`)."""
     from ticketops.rollout.backend import BackendError
     from ticketops.rollout.controller import RolloutError
+
+    if _argo(backend):
+        from ticketops.cli import rollout_argo
+
+        rollout_argo.abort()
+        return
 
     try:
         state = make_controller(backend).abort(reason)
@@ -123,22 +170,28 @@ def abort(backend: BackendOption = None, reason: str = "aborted by operator") ->
 
 @rollout_app.command("history")
 def history(
+    backend: BackendOption = None,
     rollout_id: Annotated[str | None, typer.Option("--rollout", help="Only this rollout.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Every rollout decision: what served when, and why."""
+    """Every rollout decision: what served when, who changed it, and why (argo: read from the registry's tags)."""
     from rich.table import Table
 
     from ticketops.rollout.factory import event_log
 
-    events = event_log().read(rollout_id)
+    if _argo(backend):
+        from ticketops.cli import rollout_argo
+
+        events = rollout_argo.history(rollout_id)
+    else:
+        events = event_log().read(rollout_id)
     if as_json:
         typer.echo(json.dumps([e.model_dump() for e in events]))
         return
     if not events:
         console.print("no rollout events yet")
         return
-    table = Table("time (UTC)", "rollout", "event", "stable", "canary", "step", "weight", "verdict", "reason")
+    table = Table("time (UTC)", "rollout", "event", "stable", "canary", "step", "weight", "verdict", "actor", "reason")
     for e in events:
         table.add_row(
             time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.time)),
@@ -149,6 +202,7 @@ def history(
             str(e.step),
             f"{e.weight}%",
             e.verdict,
+            e.actor or "controller",
             e.reason,
         )
     console.print(table)

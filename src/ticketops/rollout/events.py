@@ -28,6 +28,7 @@ class RolloutEvent(BaseModel):
     verdict: str = ""
     reason: str = ""
     measured: dict[str, Any] = Field(default_factory=dict)
+    actor: str = ""  # who made the change, when not the controller (argo: the manager Kubernetes reports)
 
 
 class EventLog:
@@ -58,6 +59,42 @@ def registry_tag(event: RolloutEvent) -> tuple[str, str]:
         "verdict": event.verdict,
         "reason": event.reason,
     }
+    if event.actor:
+        summary["actor"] = event.actor
     value = json.dumps(summary, separators=(",", ":"))
+    while len(value) > MAX_TAG_CHARS and len(summary["reason"]) > 3:  # shorten the reason: the tag stays JSON
+        cut = len(value) - MAX_TAG_CHARS + 3
+        summary["reason"] = summary["reason"][: max(0, len(summary["reason"]) - cut)] + "..."
+        value = json.dumps(summary, separators=(",", ":"))
     key = f"{TAG_PREFIX}.{event.rollout_id}.{int(event.time * 1000)}.{event.event}"
     return key, value[:MAX_TAG_CHARS]
+
+
+def event_from_registry_tag(key: str, value: str) -> RolloutEvent | None:
+    """The event a ``registry_tag`` stands for (its measurements are not in the tag), or None for another tag.
+
+    Why: the registry is the one history every backend writes, readable by anyone with MLflow access.
+    """
+    prefix, _, rest = key.partition(".")
+    if prefix != TAG_PREFIX or rest.count(".") < 2:
+        return None
+    rollout_id, millis, kind = rest.rsplit(".", 2)
+    try:
+        summary = json.loads(value)
+        at = int(millis) / 1000
+    except ValueError:
+        return None
+    if not isinstance(summary, dict) or summary.get("event") != kind:
+        return None
+    return RolloutEvent(
+        time=at,
+        rollout_id=rollout_id,
+        event=kind,
+        stable_version=str(summary.get("stable", "")),
+        canary_version=str(summary.get("canary", "")),
+        step=int(summary.get("step", 0)),
+        weight=int(summary.get("weight", 0)),
+        verdict=str(summary.get("verdict", "")),
+        reason=str(summary.get("reason", "")),
+        actor=str(summary.get("actor", "")),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ticketops.config import load_params
 from ticketops.rollout.backend import BackendError, RolloutBackend
@@ -11,7 +12,10 @@ from ticketops.rollout.events import EventLog
 from ticketops.rollout.local.stack import LocalStack
 from ticketops.settings import RolloutSettings
 
-BACKENDS = ("local", "kubernetes")
+if TYPE_CHECKING:
+    from ticketops.rollout.argo.backend import ArgoBackend
+
+BACKENDS = ("local", "kubernetes", "argo")
 
 
 def local_stack(settings: RolloutSettings | None = None) -> LocalStack:
@@ -19,9 +23,18 @@ def local_stack(settings: RolloutSettings | None = None) -> LocalStack:
     return LocalStack(settings.resolved_state_dir(), settings.prometheus_url, settings.splitter_port)
 
 
-def make_backend(name: str | None) -> RolloutBackend:
-    """The backend called ``name`` (default: ``TICKETOPS_ROLLOUT_BACKEND``); BackendError for an unknown name."""
-    name = name or RolloutSettings().rollout_backend
+def resolve_backend(name: str | None) -> str:
+    """``name``, or ``TICKETOPS_ROLLOUT_BACKEND`` when None."""
+    return name or RolloutSettings().rollout_backend
+
+
+def make_backend(name: str | None) -> RolloutBackend | ArgoBackend:
+    """The backend called ``name`` (default: ``TICKETOPS_ROLLOUT_BACKEND``); BackendError for an unknown name.
+
+    ``argo`` is no RolloutBackend for the controller (Argo moves traffic): it gives ``ArgoBackend``, whose
+    ``load_state`` serves ``rollout status`` and whose commands the CLI calls directly.
+    """
+    name = resolve_backend(name)
     if name == "local":
         from ticketops.rollout.local.backend import LocalBackend
 
@@ -30,6 +43,10 @@ def make_backend(name: str | None) -> RolloutBackend:
         from ticketops.rollout.kubernetes.backend import KubernetesBackend
 
         return KubernetesBackend.from_settings()
+    if name == "argo":
+        from ticketops.rollout.argo.backend import ArgoBackend
+
+        return ArgoBackend.from_settings()
     raise BackendError(f"unknown backend {name!r} ({' or '.join(BACKENDS)})")
 
 
@@ -47,6 +64,8 @@ def make_controller(
     from ticketops.rollout.audit import RolloutAudit
     from ticketops.rollout.promql import PromQL
 
+    if resolve_backend(backend_name) == "argo":
+        raise BackendError("the argo backend has no ticketops controller: Argo Rollouts runs the steps and analysis")
     params = load_params()
     rollout = params.rollout
     if interval is not None:

@@ -1,1 +1,2 @@
-"""Canaries on Kubernetes driven by Argo Rollouts, judged by ticketops: manifests, analysis, reconciling."""
+"""Kubernetes with Argo Rollouts: Argo moves traffic; ticketops pins versions, judges (analysis service) and
+records (the reconciler makes the registry follow what the cluster serves)."""
