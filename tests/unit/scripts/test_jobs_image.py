@@ -60,7 +60,7 @@ def test_the_jobs_dockerfile_passes_hadolint():
 def test_hadolint_catches_what_it_should(tmp_path):
     """The lint can fail: a floating base image, root at the end and a cache-keeping apt install are reported."""
     bad = tmp_path / "Dockerfile"
-    bad.write_text("FROM python:latest\nRUN apt-get update && apt-get install -y git\nUSER root\nCMD [\"bash\"]\n")
+    bad.write_text('FROM python:latest\nRUN apt-get update && apt-get install -y git\nUSER root\nCMD ["bash"]\n')
     result = hadolint(bad)
     assert result.returncode != 0
     for rule in ("DL3007", "DL3008", "DL3015", "DL3009", "DL3002"):
