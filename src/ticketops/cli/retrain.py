@@ -11,14 +11,22 @@ import typer
 from ticketops.cli.common import console, fail
 
 
-def _retrain_once(rollout: bool, backend: str | None) -> dict:
+def _retrain_once(rollout: bool, backend: str | None, publish: bool | None = None) -> dict:
+    from dataclasses import asdict
+
     from ticketops.retraining.pipeline import retrain
-    from ticketops.settings import RolloutSettings, project_root, service_settings
+    from ticketops.settings import RetrainSettings, RolloutSettings, project_root, service_settings
 
     root = project_root()
+    settings = RetrainSettings()
+    publishing = settings if (settings.publish if publish is None else publish) else None
     console.print("exporting feedback labels and running dvc repro ...", highlight=False)
     result = retrain(
-        root, service_settings().prediction_log_url, RolloutSettings().resolved_state_dir(), sys.stderr.write
+        root,
+        service_settings().prediction_log_url,
+        RolloutSettings().resolved_state_dir(),
+        sys.stderr.write,
+        publish=publishing,
     )
     export = result.export
     summary = {
@@ -28,6 +36,7 @@ def _retrain_once(rollout: bool, backend: str | None) -> dict:
         "skipped_conflicts": export.skipped_conflicts,
         "skipped_test": export.skipped_test,
         "registration": result.registration,
+        "data_version": asdict(result.data_version) if result.data_version else None,
         "rollout": None,
     }
     gate = result.registration["gate"]
@@ -36,6 +45,13 @@ def _retrain_once(rollout: bool, backend: str | None) -> dict:
         f"v{result.registration['version']} gate {'passed' if gate['passed'] else 'failed'}: {gate['reason']}",
         highlight=False,
     )
+    if result.data_version is not None:
+        data = result.data_version
+        console.print(
+            f"data version: branch {data.branch} ({data.commit[:12]}) on {data.git_remote}; "
+            f"data in DVC remote {data.dvc_remote} ({data.dvc_remote_url})",
+            highlight=False,
+        )
     if rollout and result.rollout_candidate:  # only after a passed gate
         from ticketops.cli.rollout import make_controller
 
@@ -49,15 +65,28 @@ def retrain(
         bool, typer.Option(help="Start a canary rollout when the gate makes a new @challenger.")
     ] = False,
     backend: Annotated[str | None, typer.Option(help="Rollout backend: local or kubernetes.")] = None,
+    publish: Annotated[
+        bool | None,
+        typer.Option(
+            "--publish/--no-publish",
+            help="dvc push the data, commit it on a retrain/ branch and git push it (default: "
+            "TICKETOPS_RETRAIN_PUBLISH); an empty workspace is cloned from TICKETOPS_RETRAIN_GIT_URL first.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object on stdout.")] = False,
 ) -> None:
     """Export new feedback labels as a DVC-tracked batch, retrain with `dvc repro`, and let the gate decide."""
     import subprocess
 
+    from ticketops.retraining.gitops import GitError
+    from ticketops.retraining.publish import PublishError
+
     try:
-        summary = _retrain_once(rollout, backend)
+        summary = _retrain_once(rollout, backend, publish)
     except subprocess.CalledProcessError as exc:
         fail(f"{' '.join(exc.cmd)} failed:\n{exc.output}")
+    except (GitError, PublishError, ValueError) as exc:
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(summary))
 
