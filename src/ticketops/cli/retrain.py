@@ -91,6 +91,16 @@ def retrain(
         typer.echo(json.dumps(summary))
 
 
+def _kubernetes_launcher():
+    """Jobs from the suspended CronJob, in the cluster the Kubernetes settings name (in-cluster: the pod's SA)."""
+    from ticketops.retraining.k8s_job import JobLauncher
+    from ticketops.rollout.kubernetes.connection import api_client_from_settings
+    from ticketops.settings import KubernetesSettings, RetrainSettings
+
+    k8s = KubernetesSettings()
+    return JobLauncher(api_client_from_settings(k8s), k8s.namespace, RetrainSettings().cronjob)
+
+
 def retrain_webhook(
     port: Annotated[int, typer.Option(help="Port for Alertmanager's webhook (POST /alerts).")] = 9095,
     host: str = "127.0.0.1",
@@ -98,24 +108,37 @@ def retrain_webhook(
     backend: Annotated[str | None, typer.Option(help="Rollout backend: local or kubernetes.")] = None,
     alert_pattern: Annotated[str, typer.Option(help="Alert names (regex) that trigger retraining.")] = r".*Drift.*",
 ) -> None:
-    """Receive Alertmanager webhooks; a firing drift alert retrains (one at a time) and rolls out."""
+    """Receive Alertmanager webhooks; a firing drift alert retrains (one at a time) and rolls out. With
+    TICKETOPS_RETRAIN_TRIGGER=kubernetes it creates a Job from the CronJob ticketops-retrain instead."""
     from aiohttp import web
 
     from ticketops.retraining.webhook import RetrainTrigger, build_app, webhook_authorizer
     from ticketops.serving.auth import AuthConfigError, directory_from_settings
-    from ticketops.settings import service_settings
+    from ticketops.settings import RetrainSettings, service_settings
 
     try:
         authorizer = webhook_authorizer(directory_from_settings(service_settings()))
     except AuthConfigError as exc:
         fail(str(exc))
 
-    def on_alert(names: list[str]) -> str:
-        console.print(f"alert {', '.join(names)} firing: retraining", highlight=False)
-        return json.dumps(_retrain_once(rollout, backend))
+    if RetrainSettings().trigger == "kubernetes":
+        launcher = _kubernetes_launcher()
 
+        def on_alert(names: list[str]) -> str:
+            console.print(f"alert {', '.join(names)} firing: retrain Job", highlight=False)
+            return launcher.launch(names)
+
+        where = f"Jobs from cronjob/{launcher.cronjob} in namespace {launcher.namespace}"
+    else:
+
+        def on_alert(names: list[str]) -> str:
+            console.print(f"alert {', '.join(names)} firing: retraining", highlight=False)
+            return json.dumps(_retrain_once(rollout, backend))
+
+        where = "retraining in this process"
     console.print(
-        f"retrain webhook on http://{host}:{port}/alerts (alerts matching {alert_pattern!r})", highlight=False
+        f"retrain webhook on http://{host}:{port}/alerts (alerts matching {alert_pattern!r}; {where})",
+        highlight=False,
     )
     from ticketops.audit import AuditTrail
 

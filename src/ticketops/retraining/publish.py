@@ -80,13 +80,17 @@ def dvc_remote(root: Path, dvc: str, name: str | None) -> tuple[str, str]:
     return name, url
 
 
+def _dvc_yaml(path: Path) -> dict:
+    """A dvc.lock or .dvc file with every scalar a string (an all-digit md5 is not a number to YAML 1.1 here)."""
+    return (yaml.load(path.read_text(), Loader=yaml.BaseLoader) or {}) if path.exists() else {}
+
+
 def data_version_paths(root: Path, batch: Path | None) -> list[str]:
     """What git records of a data version: dvc.lock, params.yaml, the folders of every stage output (their
     .gitignore files and the git-tracked metrics and plots) and the feedback batch's .dvc file."""
-    lock = yaml.safe_load((root / "dvc.lock").read_text()) if (root / "dvc.lock").exists() else {}
     folders = {
         str(Path(out["path"]).parent)
-        for stage in (lock or {}).get("stages", {}).values()
+        for stage in _dvc_yaml(root / "dvc.lock").get("stages", {}).values()
         for out in stage.get("outs", [])
     }
     paths = {"dvc.lock", "params.yaml", *(f for f in folders if f != ".")}
@@ -100,9 +104,8 @@ def md5_of(root: Path, path: str) -> str | None:
     """The md5 DVC recorded for ``path``: in its .dvc file, else among dvc.lock's stage outputs."""
     dvc_file = root / f"{path}.dvc"
     if dvc_file.exists():
-        return next((o.get("md5") for o in yaml.safe_load(dvc_file.read_text())["outs"]), None)
-    lock = yaml.safe_load((root / "dvc.lock").read_text()) if (root / "dvc.lock").exists() else {}
-    for stage in (lock or {}).get("stages", {}).values():
+        return next((o.get("md5") for o in _dvc_yaml(dvc_file).get("outs", [])), None)
+    for stage in _dvc_yaml(root / "dvc.lock").get("stages", {}).values():
         for out in stage.get("outs", []):
             if out["path"] == path:
                 return out.get("md5")
