@@ -152,3 +152,24 @@ def test_the_registered_version_and_the_audit_trail_name_the_data_version(retrai
     assert event.actor == "pipeline" and event.target == "ticket-classifier/1"
     assert event.details["branch"] == data["branch"] and event.details["commit"] == data["commit"]
     assert event.details["feedback_md5"] == data["feedback_md5"]
+
+
+def test_the_next_run_from_that_branch_finds_the_data_and_learns_nothing_twice(retrained):
+    """A Job cloned at the published branch (once a person merged it, or TICKETOPS_RETRAIN_GIT_BASE names it) pulls
+    that data version: every label it exports again is already trained on, so it registers nothing new."""
+    from mlflow import MlflowClient
+
+    data = retrained["summary"]["data_version"]
+    workspace = retrained["base"] / "next-workspace"
+    workspace.mkdir()
+    env = retrained["env"] | project_env(workspace) | {"TICKETOPS_RETRAIN_GIT_BASE": data["branch"]}
+    for key in ("MLFLOW_TRACKING_URI", "TICKETOPS_ARTIFACT_ROOT"):
+        env[key] = retrained["env"][key]
+    result = run([str(BIN / "ticketops"), "retrain", "--json"], workspace, env)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["feedback_rows"] == 0 and summary["skipped_known"] == len(FEEDBACK)
+    assert summary["registration"] == {} and summary["data_version"] is None
+    assert md5(workspace / data["feedback_batch"]) == data["feedback_md5"]  # dvc pull restored it
+    uri = env["MLFLOW_TRACKING_URI"]
+    versions = MlflowClient(tracking_uri=uri, registry_uri=uri).search_model_versions("name='ticket-classifier'")
+    assert [str(v.version) for v in versions] == ["1"]

@@ -39,6 +39,9 @@ def _retrain_once(rollout: bool, backend: str | None, publish: bool | None = Non
         "data_version": asdict(result.data_version) if result.data_version else None,
         "rollout": None,
     }
+    if not result.registration:
+        console.print("no new feedback labels: nothing to retrain, no data version to publish", highlight=False)
+        return summary
     gate = result.registration["gate"]
     console.print(
         f"feedback batch: {summary['feedback_batch'] or 'none (no new labels)'} ({export.rows} rows); "

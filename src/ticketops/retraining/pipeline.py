@@ -96,6 +96,10 @@ def retrain(
     )
     if export.path is not None:
         dvc_track(export.path, root, dvc)
+    elif publish is not None:
+        # Nothing new to learn. In a fresh clone `dvc repro` would re-run only the register stage (its receipt,
+        # models/registration.json, is not part of a data version) and register a copy of the same model.
+        return RetrainResult(export, {})
     registration = reproduce(root, dvc, on_line)
     if publish is None:
         return RetrainResult(export, registration)
