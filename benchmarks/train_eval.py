@@ -1,4 +1,4 @@
-"""Accuracy and macro-F1 per model family on the pipeline's test split, training time, cold/warm `dvc repro`.
+"""Accuracy (95% Wilson interval) and macro-F1 per model family on the test split, training time, cold/warm `dvc repro`.
 
     .venv/bin/python benchmarks/train_eval.py [--families tfidf hybrid finetune] [--skip-repro]
 
@@ -23,7 +23,7 @@ from benchmarking import write_report
 from ticketops.config import load_params
 from ticketops.data.labels import load_labels
 from ticketops.evaluation.evaluate import cascade_metrics
-from ticketops.evaluation.metrics import headline_metrics
+from ticketops.evaluation.metrics import accuracy_interval, headline_metrics
 from ticketops.fileio import read_csv
 from ticketops.modeling.embedding_cache import EmbeddingCache
 
@@ -47,6 +47,7 @@ def measure_family(family: str) -> dict:
     predicted = classifier.predict(test["text"].tolist())
     predict_seconds = time.perf_counter() - started
     metrics = headline_metrics(test["label"], predicted)
+    metrics["accuracy_ci95"] = [round(bound, 4) for bound in accuracy_interval(test["label"].tolist(), list(predicted))]
     if family == "cascade":
         metrics["cascade"] = cascade_metrics(classifier, test["text"].tolist(), test["label"])
     return {

@@ -187,6 +187,29 @@ class KubernetesSettings(BaseSettings):
     request_timeout_s: float = Field(10.0, gt=0)
 
 
+class ArgoAnalysisSettings(BaseSettings):
+    """The analysis service Argo Rollouts' ``web`` metrics call (``ticketops rollout analysis-service``) and the
+    in-cluster shadow mirror (``ticketops rollout shadow-mirror``). Prometheus is the controller's
+    (``TICKETOPS_PROMETHEUS_URL``): both judge the same series."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETOPS_", extra="ignore")
+
+    prometheus_url: str = "http://127.0.0.1:9090"
+    analysis_prometheus_timeout_s: float = Field(3.0, gt=0)  # per query: a check's queries fit Argo's 20 s timeout
+    analysis_token: SecretStr | None = None  # the bearer token Argo's AnalysisTemplates send
+    analysis_state_dir: Path | None = None  # first-seen times of (revision, phase, step); default <state>/analysis
+    argo_reconcile: bool = False  # run the reconciler (registry follows the cluster) inside the analysis service
+    argo_reconcile_interval_s: float | None = Field(None, gt=0)  # default: params.yaml rollout.analysis_interval_s
+    shadow_stable_url: str = "http://ticketops-stable.ticketops.svc:3000"
+    shadow_canary_url: str = "http://ticketops-canary.ticketops.svc:3000"
+    shadow_max_in_flight: int = Field(8, ge=1)  # mirrored tickets asked of both tracks at once; more are skipped
+    shadow_recheck_s: float = Field(10.0, gt=0)  # both tracks on one version: ask again only this often
+    shadow_timeout_s: float = Field(10.0, gt=0)
+
+    def resolved_analysis_state_dir(self) -> Path:
+        return (self.analysis_state_dir or RolloutSettings().resolved_state_dir() / "analysis").resolve()
+
+
 class RetrainSettings(BaseSettings):
     """Where a retraining publishes its data version, and how the webhook starts one (``TICKETOPS_RETRAIN_*``).
 

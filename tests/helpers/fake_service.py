@@ -39,9 +39,10 @@ def fake_service(
     unknown_labels: frozenset[str] = frozenset(),
     label: str = "card_arrival",
     delay: float = 0.0,
+    model_version: str = "1",
 ) -> Iterator[tuple[str, Received]]:
     """Yields (base URL, what the service received); statuses other than 200 answer a JSON error;
-    ``delay`` seconds pass before each /classify answer."""
+    ``delay`` seconds pass before each /classify answer, which names ``model_version``."""
     from aiohttp import web
 
     received = Received()
@@ -66,7 +67,7 @@ def fake_service(
         predictions = [
             {"id": t.get("id"), "label": label, "confidence": 0.9, "needs_review": False} for t in body["tickets"]
         ]
-        return web.json_response({"model_version": "1", "predictions": predictions})
+        return web.json_response({"model_version": model_version, "predictions": predictions})
 
     async def feedback(request: web.Request) -> web.Response:
         items = (await request.json())["items"]

@@ -2,8 +2,9 @@
 
 Rendering uses `kubectl kustomize`: kubectl (with kustomize v5 built in) ships with this project's machine
 image; Debian's kubernetes-client is 1.20, whose kustomize v2 cannot read these overlays, and PyPI has no
-kustomize for Python 3.11. Built-in kinds are validated by kubernetes-validate (strict), custom resources by
-the schemas in k8s/schemas/.
+kustomize for Python 3.11. Built-in kinds are validated by kubernetes-validate (strict), custom resources
+against the upstream CRDs in k8s/schemas/upstream/ (tests/helpers/crds.py), and the pod template of an Argo
+Rollout (which its CRD leaves partly open) as a Kubernetes PodTemplate by kubernetes-validate as well.
 """
 
 from __future__ import annotations
@@ -19,15 +20,12 @@ import kubernetes_validate
 import yaml
 from referencing import Registry, Resource
 
+from tests.helpers import crds
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
-SCHEMAS = K8S / "schemas"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").exists())
-CUSTOM_KINDS = {
-    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-monitoring-v1",
-    ("monitoring.coreos.com/v1", "PodMonitor"): "podmonitor-monitoring-v1",
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"): "httproute-gateway-v1",
-}
+ROLLOUT = ("argoproj.io/v1alpha1", "Rollout")
 # The oldest Kubernetes the manifests support (preStop sleep needs 1.30) and the newest schema available.
 K8S_VERSIONS = ("1.30.0", "1.37.0")
 
@@ -64,28 +62,66 @@ def _definitions(version: str) -> Resource:
 
 
 @functools.cache
-def custom_schema(name: str) -> dict[str, Any]:
-    return yaml.safe_load((SCHEMAS / f"{name}.schema.yaml").read_text())
+def crd_validator(api_version: str, kind: str, version: str) -> jsonschema.Draft202012Validator:
+    registry = Registry().with_resource("https://kubernetes.io/api/_definitions.json", _definitions(version))
+    return jsonschema.Draft202012Validator(crds.json_schema(api_version, kind), registry=registry)
 
 
 def validate(obj: dict[str, Any], version: str = K8S_VERSIONS[-1]) -> None:
-    """Raise if ``obj`` does not match its schema: kubernetes-validate (strict) or a k8s/schemas/ schema."""
-    key = (obj.get("apiVersion"), obj.get("kind"))
-    if key in CUSTOM_KINDS:
-        schema = custom_schema(CUSTOM_KINDS[key])
-        registry = Registry().with_resource("https://kubernetes.io/api/_definitions.json", _definitions(version))
-        jsonschema.Draft202012Validator(schema, registry=registry).validate(obj)
+    """Raise if ``obj`` does not match its schema: kubernetes-validate (strict) for built-in kinds, the
+    upstream CRD for custom resources (jsonschema.ValidationError), plus a Rollout's pod template as a
+    Kubernetes PodTemplate (kubernetes_validate.ValidationError)."""
+    if crds.is_custom(obj):
+        crds.validate(obj, crd_validator(obj["apiVersion"], obj["kind"], version))
+        if (obj["apiVersion"], obj["kind"]) == ROLLOUT:
+            kubernetes_validate.validate(as_pod_template(obj), version, strict=True)
         return
     kubernetes_validate.validate(obj, version, strict=True)
 
 
+def as_pod_template(rollout: dict[str, Any]) -> dict[str, Any]:
+    """The Rollout's pod template as a v1 PodTemplate, so the Kubernetes schema checks it in full."""
+    name = rollout["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "metadata": {"name": name, "namespace": rollout["metadata"].get("namespace", "default")},
+        "template": rollout["spec"]["template"],
+    }
+
+
 def pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pod templates an object would create pods from (Deployment, Job, CronJob, Pod)."""
+    """The pod templates an object would create pods from (Deployment, Rollout, Job, CronJob, Pod)."""
     kind = obj["kind"]
-    if kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}:
+    if kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}:
         return [obj["spec"]["template"]]
     if kind == "CronJob":
         return [obj["spec"]["jobTemplate"]["spec"]["template"]]
     if kind == "Pod":
         return [obj]
     return []
+
+
+def serving_templates(objects: tuple[dict[str, Any], ...]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(object, pod template) for every pod template that serves the model (component ``server``)."""
+    return [
+        (obj, template)
+        for obj in objects
+        for template in pod_templates(obj)
+        if (template.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == "server"
+    ]
+
+
+def pinned_version(template: dict[str, Any]) -> str:
+    """The one model version a serving pod template names; AssertionError if it names an alias or if its
+    env, label and annotation disagree."""
+    from ticketops.registry.ref import parse_model_uri
+    from ticketops.rollout.kubernetes.objects import MODEL_URI_ANNOTATION, MODEL_URI_ENV, VERSION_LABEL
+
+    (container,) = [c for c in template["spec"]["containers"] if c["name"] == "service"]
+    uri = {e["name"]: e.get("value") for e in container["env"]}[MODEL_URI_ENV]
+    ref = parse_model_uri(uri)
+    assert ref.alias is None and ref.version, f"{uri} is not one pinned version"
+    assert template["metadata"]["labels"][VERSION_LABEL] == ref.version
+    assert template["metadata"]["annotations"][MODEL_URI_ANNOTATION] == uri
+    return ref.version

@@ -96,7 +96,7 @@ def test_deploy_canary_clones_stable_at_zero_traffic(server, pods):
     assert (
         canary["spec"]["template"]["spec"]["securityContext"] == stable["spec"]["template"]["spec"]["securityContext"]
     )
-    assert env_value(container(stable), MODEL_URI_ENV) == "models:/ticket-classifier@champion"
+    assert env_value(container(stable), MODEL_URI_ENV) == "models:/ticket-classifier/1"  # pinned, never an alias
     assert not k8s.canary_ready()  # no pods at 0% in replica mode
 
 
@@ -126,7 +126,7 @@ def test_weights_follow_replica_counts(server, pods):
         assert k8s.canary_ready() is (split[1] > 0)
         wait_for(lambda split=split: k8s.canary_traffic_percent() == 100 * split[1] // 4)
     tracks = k8s.tracks()
-    assert tracks["canary"]["model_version"] == "5" and tracks["stable"]["model_version"] == "champion"
+    assert tracks["canary"]["model_version"] == "5" and tracks["stable"]["model_version"] == "1"
 
 
 def test_canary_that_never_gets_ready_takes_no_capacity_from_stable(server, pods):

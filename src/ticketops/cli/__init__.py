@@ -2,7 +2,20 @@
 
 import typer
 
-from ticketops.cli import audit, dashboard, demo, drift, labels, monitor, predict, retrain, rollout, serve, simulate
+from ticketops.cli import (
+    argo_services,
+    audit,
+    dashboard,
+    demo,
+    drift,
+    labels,
+    monitor,
+    predict,
+    retrain,
+    rollout,
+    serve,
+    simulate,
+)
 
 app = typer.Typer(
     name="ticketops",
@@ -13,6 +26,8 @@ app = typer.Typer(
 app.command("demo")(demo.demo)
 app.command("predict")(predict.predict)
 app.command("serve")(serve.serve)
+rollout.rollout_app.command("analysis-service")(argo_services.analysis_service)
+rollout.rollout_app.command("shadow-mirror")(argo_services.shadow_mirror)
 app.add_typer(rollout.rollout_app, name="rollout")
 app.command("retrain")(retrain.retrain)
 app.command("retrain-webhook")(retrain.retrain_webhook)

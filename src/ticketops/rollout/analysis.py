@@ -11,7 +11,9 @@ it. Two phases are analysed:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ticketops.config import RolloutChecks
 from ticketops.rollout import checks as C
@@ -20,8 +22,17 @@ from ticketops.rollout.promql import PrometheusUnavailable, PromQL
 
 CLASSIFY_ROUTE = "/classify"
 SHADOW, CANARY_PHASE = "shadow", "canary"
+# The checks each phase runs, in the order they are measured (the analysis service answers them one by one).
+PHASE_CHECKS: dict[str, tuple[str, ...]] = {
+    SHADOW: ("error_rate", "latency_tail", "review_rate", "shadow_agreement", "shadow_accuracy"),
+    CANARY_PHASE: ("error_rate", "latency_tail", "review_rate", "live_accuracy"),
+}
 
-__all__ = ["Analysis", "CanaryAnalysis", "CheckResult", "Verdict", "window_increase"]
+__all__ = ["PHASE_CHECKS", "Analysis", "CanaryAnalysis", "CheckResult", "UnknownCheck", "Verdict", "window_increase"]
+
+
+class UnknownCheck(ValueError):
+    """A check name that no phase runs."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,20 @@ class CanaryAnalysis:
 
     # --- judging ---------------------------------------------------------------------------------
 
+    def look(self, window_s: int, canary_version: str, stable_version: str) -> Look:
+        return Look(self, max(int(window_s), 1), canary_version, stable_version)
+
+    def check(self, name: str, window_s: int, canary_version: str, stable_version: str) -> CheckResult:
+        """One check alone on the last ``window_s`` seconds (Argo asks each AnalysisTemplate's metric apart).
+        Prometheus unreachable is inconclusive, as in ``run``."""
+        judge = JUDGES.get(name)
+        if judge is None:
+            raise UnknownCheck(f"unknown check {name!r} (one of {', '.join(JUDGES)})")
+        try:
+            return judge(self.look(window_s, canary_version, stable_version), self.limits)
+        except PrometheusUnavailable as exc:
+            return CheckResult(name, Verdict.INCONCLUSIVE, detail=str(exc))
+
     def run(
         self,
         window_s: int,
@@ -185,21 +210,58 @@ class CanaryAnalysis:
         traffic (errors, latency, review rate, agreement, paired accuracy); canary judges it on live traffic
         (errors, latency, review rate, live accuracy). ``optional`` checks may fail the phase but an undecided
         one does not hold it."""
-        window = max(int(window_s), 1)
+        look = self.look(window_s, canary_version, stable_version)
+        names = PHASE_CHECKS[SHADOW if phase == SHADOW else CANARY_PHASE]
         try:
-            errors, canary_requests, _ = self.requests(window)
-            slow, threshold = self.latency_counts(window)
-            results = [
-                C.error_rate(errors, self.limits),
-                C.latency(slow, self.limits, threshold),
-                C.review_rate(self.reviews(window), self.limits),
-            ]
-            if phase == SHADOW:
-                pairs = self.pairs(window, stable_version)
-                results += [C.shadow_agreement(pairs, self.limits), C.shadow_accuracy(pairs, self.limits)]
-            else:
-                results.append(C.live_accuracy(self.feedback(window, canary_version, stable_version), self.limits))
+            results = [JUDGES[name](look, self.limits) for name in names]
         except PrometheusUnavailable as exc:
             check = CheckResult("prometheus", Verdict.INCONCLUSIVE, detail=str(exc))
-            return Analysis(Verdict.INCONCLUSIVE, [check], window, phase=phase)
-        return Analysis(combine(results, optional), results, window, canary_requests, phase)
+            return Analysis(Verdict.INCONCLUSIVE, [check], look.window, phase=phase)
+        return Analysis(combine(results, optional), results, look.window, look.requests[1], phase)
+
+
+class Look:
+    """One look at one window: each measurement is made once, whichever checks ask for it (the two shadow
+    checks share their pairs, a phase's requests are counted once)."""
+
+    def __init__(self, analysis: CanaryAnalysis, window: int, canary_version: str, stable_version: str):
+        self.analysis, self.window = analysis, window
+        self.canary_version, self.stable_version = canary_version, stable_version
+
+    @cached_property
+    def requests(self) -> tuple[TwoRates, float, float]:
+        return self.analysis.requests(self.window)
+
+    @cached_property
+    def latency(self) -> tuple[TwoRates, float]:
+        return self.analysis.latency_counts(self.window)
+
+    @cached_property
+    def reviews(self) -> TwoRates:
+        return self.analysis.reviews(self.window)
+
+    @cached_property
+    def feedback(self) -> TwoRates:
+        return self.analysis.feedback(self.window, self.canary_version, self.stable_version)
+
+    @cached_property
+    def pairs(self) -> Pairs:
+        return self.analysis.pairs(self.window, self.stable_version)
+
+
+# Each check by name: what it measures and the one definition in rollout/checks.py that judges it.
+JUDGES: dict[str, Callable[[Look, RolloutChecks], CheckResult]] = {
+    "error_rate": lambda look, limits: C.error_rate(look.requests[0], limits),
+    "latency_tail": lambda look, limits: C.latency(look.latency[0], limits, look.latency[1]),
+    "review_rate": lambda look, limits: C.review_rate(look.reviews, limits),
+    "live_accuracy": lambda look, limits: C.live_accuracy(look.feedback, limits),
+    "shadow_agreement": lambda look, limits: C.shadow_agreement(look.pairs, limits),
+    "shadow_accuracy": lambda look, limits: C.shadow_accuracy(look.pairs, limits),
+}
+
+
+def checks_of(phase: str) -> tuple[str, ...]:
+    """The checks ``phase`` runs; UnknownCheck for a phase that does not exist."""
+    if phase not in PHASE_CHECKS:
+        raise UnknownCheck(f"unknown phase {phase!r} (one of {', '.join(PHASE_CHECKS)})")
+    return PHASE_CHECKS[phase]

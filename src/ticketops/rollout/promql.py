@@ -7,6 +7,7 @@ and a missing measurement never promotes.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import httpx
@@ -23,14 +24,32 @@ class Sample:
 
 
 class PromQL:
+    """Queries over one kept-alive connection pool (a fresh ``httpx.get`` builds a TLS context each time, ~0.15 s:
+    most of a check's time). The pool is made on first use and may be shared between threads."""
+
     def __init__(self, base_url: str, timeout: float = 5.0):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self.timeout)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def query(self, expr: str) -> list[Sample]:
         """Evaluate ``expr`` now; an instant vector (or scalar) as samples; NaN values are dropped."""
         try:
-            response = httpx.get(f"{self.base_url}/api/v1/query", params={"query": expr}, timeout=self.timeout)
+            response = self.http.get(f"{self.base_url}/api/v1/query", params={"query": expr})
         except httpx.HTTPError as exc:
             raise PrometheusUnavailable(f"Prometheus at {self.base_url} unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:
@@ -63,6 +82,6 @@ class PromQL:
 
     def healthy(self) -> bool:
         try:
-            return httpx.get(f"{self.base_url}/-/ready", timeout=self.timeout).status_code == 200
+            return self.http.get(f"{self.base_url}/-/ready").status_code == 200
         except httpx.HTTPError:
             return False

@@ -20,17 +20,3 @@ class LogRow:
     latency_ms: float
     created_at: float
     row_key: str = field(default_factory=lambda: uuid.uuid4().hex)  # stored once, however often it is retried
-
-
-@dataclass(frozen=True)
-class FeedbackMatch:
-    """An agent label joined to the prediction it judges."""
-
-    ticket_id: str
-    predicted: str
-    true_label: str
-    model_version: str
-
-    @property
-    def correct(self) -> bool:
-        return self.predicted == self.true_label

@@ -23,15 +23,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from ticketops.data.database import make_engine, resolve_url
-from ticketops.serving.log_rows import FeedbackMatch, LogRow
-from ticketops.serving.log_schema import predictions
+from ticketops.serving.log_rows import LogRow
 from ticketops.serving.log_store import default_spool_dir, ensure_schema, insert_once, live_accuracy, prune_rows
 from ticketops.serving.spool import Spool, SpoolFull
 
-__all__ = ["FeedbackMatch", "LogRow", "PredictionLog", "make_engine", "resolve_url"]
+__all__ = ["LogRow", "PredictionLog", "make_engine", "resolve_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -261,34 +260,6 @@ class PredictionLog:
         """Delete rows older than the retention window and beyond the newest ``retention_rows``."""
         self._last_prune = time.monotonic()
         return prune_rows(self.engine, self.retention_rows, self.retention_days, time.time() if now is None else now)
-
-    # --- feedback ----------------------------------------------------------------------------
-
-    def apply_feedback(self, labels: Sequence[tuple[str, str]], now: float | None = None) -> list[FeedbackMatch | None]:
-        """Store each (ticket id, true label) on the newest logged prediction with that id; None where none exists.
-
-        Rows still queued are flushed first, so feedback right after a prediction finds it.
-        """
-        self.flush()
-        now = time.time() if now is None else now
-        matches: list[FeedbackMatch | None] = []
-        c = predictions.c
-        with self.ready_engine().begin() as conn:
-            for ticket_id, true_label in labels:
-                row = conn.execute(
-                    select(c.row_id, c.label, c.model_version)
-                    .where(c.ticket_id == ticket_id)
-                    .order_by(c.row_id.desc())
-                    .limit(1)
-                ).first()
-                if row is None:
-                    matches.append(None)
-                    continue
-                conn.execute(
-                    update(predictions).where(c.row_id == row.row_id).values(true_label=true_label, feedback_at=now)
-                )
-                matches.append(FeedbackMatch(ticket_id, row.label, true_label, row.model_version))
-        return matches
 
     def live_accuracy(self, model_version: str, window: int) -> float | None:
         """Accuracy over the ``window`` most recently labelled predictions of ``model_version`` (None if none)."""

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ticketops.evaluation.metrics import (
+    accuracy_interval,
     calibration_table,
     expected_calibration_error,
     headline_metrics,
@@ -107,3 +108,12 @@ def test_headline_metrics():
     assert metrics["accuracy"] == 0.5
     assert metrics["n"] == 4
     assert metrics["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)  # F1 of a, b, c
+
+
+def test_accuracy_interval_is_wilsons_and_narrows_with_the_sample():
+    small = accuracy_interval(["a"] * 10, ["a"] * 9 + ["b"])
+    assert small == pytest.approx((0.5958, 0.9821), abs=1e-3)  # Wilson 95% for 9 of 10
+    large = accuracy_interval(["a"] * 1000, ["a"] * 900 + ["b"] * 100)
+    assert large[0] < 0.9 < large[1]
+    assert large[1] - large[0] < 0.04 < small[1] - small[0]
+    assert accuracy_interval([], []) == (0.0, 1.0)

@@ -13,22 +13,35 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from scripts.k8s_manifests import PROMETHEUS_RULE, RULES_DIR, prometheus_rule, render_prometheus_rule
+from scripts.k8s_manifests import (
+    PROMETHEUS_RULE,
+    RULES_DIR,
+    generated,
+    main,
+    prometheus_rule,
+    render_prometheus_rule,
+)
+from tests.helpers import crds
 from tests.helpers.kustomize import (
-    CUSTOM_KINDS,
     K8S,
     K8S_VERSIONS,
     OVERLAYS,
     ROOT,
     by_kind,
+    pinned_version,
     pod_templates,
     render,
+    serving_templates,
     validate,
 )
 from ticketops.rollout.kubernetes.objects import MODEL_URI_ENV, TRACK_ENV, TRACK_LABEL, VERSION_LABEL
 from ticketops.settings import KubernetesSettings, RetrainSettings
 
 TARGETS = ["base", *(f"overlays/{name}" for name in OVERLAYS)]
+ARGO = "overlays/argo-rollouts"
+# Targets whose model service is the stable/canary Deployment pair of the Kubernetes rollout backend (the Argo
+# overlay replaces it with a Rollout: tests/unit/scripts/test_k8s_argo_rollouts.py).
+DEPLOYMENT_TARGETS = [target for target in TARGETS if target != ARGO]
 # Volume types the restricted profile allows.
 RESTRICTED_VOLUMES = {
     "configMap",
@@ -40,7 +53,6 @@ RESTRICTED_VOLUMES = {
     "projected",
     "secret",
 }
-API_CLIENTS = {"ticketops-retrain-webhook"}  # the only pods that get a service-account token (they create Jobs)
 
 
 def server_deployments(objects) -> dict[str, dict]:
@@ -53,7 +65,7 @@ def server_deployments(objects) -> dict[str, dict]:
 
 
 def test_overlays_exist():
-    assert {"local", "production", "production-gateway"} <= set(OVERLAYS)
+    assert {"local", "production", "production-gateway", "argo-rollouts"} <= set(OVERLAYS)
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -98,10 +110,16 @@ def test_validation_rejects_mistakes():
 
 
 def test_custom_resources_are_all_covered():
+    """Every kind the overlays render is a built-in one or served by an upstream CRD in k8s/schemas/upstream/."""
     kinds = {(o["apiVersion"], o["kind"]) for target in TARGETS for o in render(target)}
     builtin_groups = ("v1", "apps/", "batch/", "policy/", "networking.k8s.io/", "rbac.authorization.k8s.io/")
     custom = {key for key in kinds if not key[0].startswith(builtin_groups)}
-    assert custom == set(CUSTOM_KINDS)
+    assert custom <= set(crds.served_schemas())
+    assert {
+        ("monitoring.coreos.com/v1", "PrometheusRule"),
+        ("monitoring.coreos.com/v1", "PodMonitor"),
+        ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+    } <= custom
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -117,8 +135,12 @@ def test_namespace_enforces_restricted_pod_security(target):
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_every_pod_template_is_restricted(target):
-    templates = [(o, t) for o in render(target) for t in pod_templates(o)]
-    assert len(templates) == 5  # stable, canary, monitor, retrain, retrain webhook
+    objects = render(target)
+    templates = [(o, t) for o in objects for t in pod_templates(o)]
+    # stable, canary, monitor, retrain, retrain webhook; on Argo: the Rollout, analysis service, shadow mirror,
+    # monitor, retrain, retrain webhook
+    assert len(templates) == (6 if target == ARGO else 5)
+    bound = {s["name"] for b in by_kind(objects, "RoleBinding").values() for s in b["subjects"]}
     for obj, template in templates:
         where = f"{target} {obj['kind']}/{obj['metadata']['name']}"
         pod = template["spec"]
@@ -127,7 +149,9 @@ def test_every_pod_template_is_restricted(target):
         assert pod_ctx.get("runAsUser", 1) != 0, where
         assert pod_ctx.get("seccompProfile", {}).get("type") == "RuntimeDefault", where
         assert not any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers")), where
-        assert pod.get("automountServiceAccountToken") is (obj["metadata"]["name"] in API_CLIENTS), where
+        # No API token in a pod unless its service account is granted something (the analysis service's and the
+        # retrain webhook's are).
+        assert pod.get("automountServiceAccountToken") is False or pod["serviceAccountName"] in bound, where
         # Baseline controls the restricted profile includes: no sysctls, SELinux or AppArmor overrides.
         assert not pod_ctx.get("sysctls") and not pod_ctx.get("seLinuxOptions"), where
         assert pod_ctx.get("appArmorProfile", {}).get("type", "RuntimeDefault") == "RuntimeDefault", where
@@ -158,6 +182,22 @@ def test_every_pod_template_is_restricted(target):
 
 
 @pytest.mark.parametrize("target", TARGETS)
+def test_no_serving_pod_template_names_an_alias(target):
+    """Every serving pod template (Deployment or Rollout) names one model version, so an undo is a real undo."""
+    templates = serving_templates(render(target))
+    assert len(templates) == (1 if target == ARGO else 2)
+    assert {pinned_version(template) for _, template in templates} == {"1"}  # canary at rest = stable
+
+
+def test_the_alias_check_can_fail():
+    (_, template), *_ = serving_templates(render("base"))
+    template = copy.deepcopy(template)
+    template["spec"]["containers"][0]["env"][0] = {"name": MODEL_URI_ENV, "value": "models:/ticket-classifier@champion"}
+    with pytest.raises(AssertionError, match="not one pinned version"):
+        pinned_version(template)
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_writable_paths_are_on_emptydirs(target):
     """Under a read-only root, every path the ConfigMap points caches and homes at must be a mounted emptyDir."""
     objects = render(target)
@@ -175,7 +215,7 @@ def test_writable_paths_are_on_emptydirs(target):
                     )
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", DEPLOYMENT_TARGETS)
 def test_server_tracks_probes_and_labels(target):
     objects = render(target)
     deployments = server_deployments(objects)
@@ -193,13 +233,13 @@ def test_server_tracks_probes_and_labels(target):
         assert {"name": "http", "containerPort": 3000, "protocol": "TCP"} in container["ports"]
         env = {e["name"]: e for e in container["env"]}
         assert env[TRACK_ENV]["value"] == track
-        assert env[MODEL_URI_ENV]["value"].startswith("models:/ticket-classifier@")
+        assert env[MODEL_URI_ENV]["value"] == f"models:/ticket-classifier/{labels[VERSION_LABEL]}"  # pinned
         annotations = dep["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == "3000"
     assert deployments["ticketops-canary"]["spec"]["replicas"] == 0
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", DEPLOYMENT_TARGETS)
 def test_canary_differs_from_stable_only_in_model_and_track(target):
     """A fair comparison: same image, resources, probes and security; only the model and track differ."""
     deployments = by_kind(render(target), "Deployment")
@@ -213,7 +253,7 @@ def test_canary_differs_from_stable_only_in_model_and_track(target):
     assert comparable(deployments["ticketops-stable"]) == comparable(deployments["ticketops-canary"])
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", DEPLOYMENT_TARGETS)
 def test_services_select_the_right_pods(target):
     objects = render(target)
     services = by_kind(objects, "Service")
@@ -267,17 +307,23 @@ def test_no_secret_values_only_references(target):
     for obj in objects:
         for template in pod_templates(obj):
             for container in [*template["spec"]["containers"], *(template["spec"].get("initContainers") or [])]:
-                refs |= {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env") or [] if "valueFrom" in e}
+                refs |= {
+                    e["valueFrom"]["secretKeyRef"]["name"]
+                    for e in container.get("env") or []
+                    if "secretKeyRef" in e.get("valueFrom", {})
+                }
                 refs |= {e["secretRef"]["name"] for e in container.get("envFrom") or [] if "secretRef" in e}
     assert refs == {"ticketops-secrets", "ticketops-job-secrets"}
     for config_map in by_kind(objects, "ConfigMap").values():
         assert not any("TOKEN" in key or "PASSWORD" in key for key in config_map["data"])
     for path in K8S.rglob("*.yaml"):
+        if (K8S / "schemas") in path.parents:
+            continue  # upstream CRDs, not manifests
         docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
         assert not any(d.get("kind") == "Secret" for d in docs), path
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", DEPLOYMENT_TARGETS)
 def test_backend_settings_name_real_objects(target):
     """The KubernetesSettings the ConfigMap configures point at objects the overlay creates."""
     objects = render(target)
@@ -300,7 +346,7 @@ def test_backend_settings_name_real_objects(target):
         assert weights == {settings.stable_service: 100, settings.canary_service: 0}
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", DEPLOYMENT_TARGETS)
 def test_rollout_role_allows_what_the_backend_does(target):
     objects = render(target)
     role = by_kind(objects, "Role")["ticketops-rollout"]
@@ -408,6 +454,29 @@ def test_prometheus_rule_is_in_sync_with_monitoring_rules():
     )
     (rendered,) = by_kind(render("base"), "PrometheusRule").values()
     assert rendered["spec"] == yaml.safe_load(committed)["spec"]
+
+
+def test_generated_files_are_current():
+    """What `python scripts/k8s_manifests.py` writes is what is committed (the Argo overlay's strategy and
+    AnalysisTemplates from params.yaml, the PrometheusRule from the rule files)."""
+    for path, wanted in generated(ROOT).items():
+        assert (ROOT / path).read_text() == wanted, f"{path} is out of date: run `python scripts/k8s_manifests.py`"
+    assert main(["--check"]) == 0
+
+
+def test_generated_files_follow_params(tmp_path):
+    """Another params.yaml gives other files, and --check then fails: the comparison above can fail."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["rollout"]["steps"] = [5, 100]
+    params["rollout"]["max_step_seconds"] = 300  # fewer looks per analysis step
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copytree(ROOT / RULES_DIR, tmp_path / RULES_DIR)
+    files = generated(tmp_path)
+    assert files[PROMETHEUS_RULE] == (ROOT / PROMETHEUS_RULE).read_text()
+    changed = {path for path, text in files.items() if text != (ROOT / path).read_text()}
+    assert changed == set(files) - {PROMETHEUS_RULE}
+    assert "setWeight: 5\n" in files[Path("k8s/overlays/argo-rollouts/rollout-strategy.yaml")]
+    assert "value: '20'\n" in files[Path("k8s/overlays/argo-rollouts/analysistemplates.yaml")]  # 300 s / 15 s
 
 
 def test_prometheus_rule_gathers_every_rule_file(tmp_path):

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from ticketops.schemas import FeedbackItem
+from ticketops.serving.auth import User
+from ticketops.serving.errors import ApiError
 from ticketops.serving.prediction_log import LogRow, PredictionLog, resolve_url
+from ticketops.serving.review import apply_labels, find_rows
+
+AGENT = User(name="agent-1", role="agent", token_sha256="0" * 64)
 
 
 def row(ticket_id: str, label: str = "card_arrival", version: str = "1", created_at: float | None = None) -> LogRow:
@@ -79,18 +85,29 @@ def test_retention_keeps_the_newest_rows_and_drops_old_ones(db: Path) -> None:
     log.close()
 
 
-def test_feedback_joins_by_id_even_right_after_the_prediction_and_feeds_accuracy(db: Path) -> None:
+def label(log: PredictionLog, pairs: list[tuple[str, str]], now: float | None = None) -> list:
+    """Agents' labels as ``POST /feedback`` stores them (serving/review.py), after the writer has flushed."""
+    log.flush()
+    engine = log.ready_engine()
+    items = [FeedbackItem(id=ticket_id, label=name) for ticket_id, name in pairs]
+    return apply_labels(engine, items, AGENT, find_rows(engine, items), now=now)
+
+
+def test_labels_join_by_id_right_after_the_prediction_and_feed_accuracy(db: Path) -> None:
     log = PredictionLog(f"sqlite:///{db}")
     log.start()
     log.submit([row("a", "card_arrival", "1"), row("b", "card_arrival", "1"), row("c", "lost_or_stolen_card", "2")])
-    matches = log.apply_feedback([("a", "card_arrival"), ("b", "exchange_rate"), ("zzz", "card_arrival")])
-    assert [m.correct if m else None for m in matches] == [True, False, None]
-    assert matches[0].model_version == "1"
+    outcomes = label(log, [("a", "card_arrival"), ("b", "exchange_rate")])
+    assert [o.correct for o in outcomes] == [True, False]
+    assert outcomes[0].model_version == "1"
     assert log.live_accuracy("1", window=100) == pytest.approx(0.5)
     assert log.live_accuracy("2", window=100) is None
     with sqlite3.connect(db) as conn:
         labelled = conn.execute("select ticket_id, true_label from predictions where true_label is not null").fetchall()
     assert sorted(labelled) == [("a", "card_arrival"), ("b", "exchange_rate")]
+    with pytest.raises(ApiError) as refused:  # a ticket that was never classified stores nothing
+        label(log, [("zzz", "card_arrival")])
+    assert refused.value.status == 404
     log.close()
 
 
@@ -99,7 +116,7 @@ def test_live_accuracy_covers_only_the_most_recent_window(db: Path) -> None:
     log.start()
     log.submit([row(f"t{i}") for i in range(6)])
     for i in range(6):  # oldest three wrong, newest three right
-        log.apply_feedback([(f"t{i}", "card_arrival" if i >= 3 else "exchange_rate")], now=1000.0 + i)
+        label(log, [(f"t{i}", "card_arrival" if i >= 3 else "exchange_rate")], now=1000.0 + i)
     assert log.live_accuracy("1", window=3) == pytest.approx(1.0)
     assert log.live_accuracy("1", window=6) == pytest.approx(0.5)
     log.close()

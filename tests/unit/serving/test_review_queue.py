@@ -13,9 +13,8 @@ import sqlite3
 
 import pytest
 
-from tests.helpers.people import bearer, people_setup
-from tests.helpers.service import service_client
-from tests.helpers.tiny_model import register_tiny_model, tiny_labels, tiny_registry
+from tests.helpers.people import bearer
+from tests.helpers.tiny_model import tiny_labels
 from ticketops.data.catalogue import load_catalogue
 from ticketops.retraining.export import labelled_rows
 
@@ -27,19 +26,6 @@ UNSURE = [  # nothing like the tiny training tickets: the model is unsure of all
     "xylophone meridian hazelnut five",
 ]
 EMAIL = "harriet.quimby@example.org"
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("review")
-    register_tiny_model(tiny_registry(root / "registry"))
-    return people_setup(root / "people")
-
-
-@pytest.fixture(scope="module")
-def client(setup):
-    with service_client(setup.env()) as c:
-        yield c
 
 
 def classify(client, texts: list[str], as_user: str = "crm-backend") -> list[dict]:

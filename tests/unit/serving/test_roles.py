@@ -15,9 +15,7 @@ import pytest
 from starlette.routing import Mount
 from typer.testing import CliRunner
 
-from tests.helpers.people import USERS, bearer, people_setup, write_users
-from tests.helpers.service import service_client
-from tests.helpers.tiny_model import register_tiny_model, tiny_registry
+from tests.helpers.people import USERS, bearer, write_users
 from ticketops.cli import app as cli_app
 from ticketops.serving.auth import AuthConfigError, UserDirectory, check_bind, token_sha256
 
@@ -45,19 +43,6 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/static_content"): EVERYONE,
 }
 ROLE_USER = {"client": "crm-backend", "agent": "agent-1", "admin": "ops-admin"}
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("roles")
-    register_tiny_model(tiny_registry(root / "registry"))
-    return people_setup(root / "people")
-
-
-@pytest.fixture(scope="module")
-def client(setup):
-    with service_client(setup.env()) as c:
-        yield c
 
 
 def exposed(app) -> set[tuple[str, str]]:

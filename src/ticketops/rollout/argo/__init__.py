@@ -1,0 +1,1 @@
+"""Canaries on Kubernetes driven by Argo Rollouts, judged by ticketops: manifests, analysis, reconciling."""
