@@ -5,7 +5,7 @@ registered version and in the audit trail. A fresh `git clone` of that branch th
 batch and dataset with `dvc pull`: the registered version's data_md5 names data that exists.
 
 Both remotes are local (a bare git repository and a DVC remote directory in tmp_path). One `dvc repro` of the tiny
-project: about 60-70 s on 2 busy cores (the embed stage loads MiniLM), the rest a few seconds.
+project: 60-110 s on 2 cores shared with other work (the embed stage loads MiniLM), the rest about 20 s.
 """
 
 from __future__ import annotations
