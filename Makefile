@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install system-packages test test-all demo pipeline bench lint format clean
+.PHONY: install system-packages test test-all demo pipeline bench bento lint format clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ demo: install
 
 pipeline: install
 	$(BIN)/dvc repro
+
+# The service Bento (serving/bentofile.yaml: the service and the ticketops library, no model) in the BentoML store
+# ($BENTOML_HOME, default ~/bentoml), with BentoML's generated Dockerfile at env/docker/Dockerfile inside it;
+# `bentoml containerize ticketops:latest` builds the image where a Docker engine runs (k8s/README.md, Images).
+bento: install
+	BENTOML_DO_NOT_TRACK=true $(BIN)/bentoml build -f serving/bentofile.yaml --output tag .
 
 # Every benchmark writes reports/bench/<name>.json; run them on a quiet machine (they measure time).
 bench: install

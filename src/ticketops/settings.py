@@ -222,3 +222,30 @@ class ArgoSettings(BaseSettings):
     reconciler_field_manager: str = Field("ticketops-reconciler", min_length=1, max_length=128)
     poll_s: float = Field(5.0, gt=0)  # `rollout start --wait`: between two readings of the Rollout
     wait_timeout_s: float = Field(0.0, ge=0)  # `rollout start --wait` gives up after this long (0: never)
+
+
+class RetrainSettings(BaseSettings):
+    """Where a retraining publishes its data version, and how the webhook starts one (``TICKETOPS_RETRAIN_*``).
+
+    Publishing makes a registered model's ``data_md5`` restorable: the feedback batch and the pipeline outputs go
+    to the DVC remote, dvc.lock and the .dvc files to a git branch, and both are recorded on the model version.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TICKETOPS_RETRAIN_", extra="ignore")
+
+    publish: bool = False  # dvc push + commit the data version on a branch + git push (the cluster's Job: true)
+    # The repository the branch is pushed to, and cloned from when the workspace is empty (the Job's emptyDir).
+    # None: the checkout's own `origin`. Credentials never go in the URL: see git_username/git_token.
+    git_url: str | None = None
+    git_base: str = "main"  # the branch an empty workspace is cloned at
+    git_username: str = "git"  # HTTPS username for git_token (GitHub: any; GitLab: oauth2 or a token name)
+    git_token: SecretStr | None = None  # HTTPS token, handed to git by a credential helper, never written to disk
+    branch_prefix: str = "retrain/"
+    author_name: str = "ticketops-retrain"
+    author_email: str = "ticketops-retrain@localhost"
+    dvc_remote: str | None = None  # the DVC remote to push to; None: the repository's default (core.remote)
+    reason: str = ""  # why this retraining runs (the webhook puts the alert names on the Job it creates)
+    # "process": the webhook retrains in its own process (one machine); "kubernetes": it creates a Job from the
+    # suspended CronJob (as `kubectl create job --from=cronjob/<cronjob>` does) in TICKETOPS_K8S_NAMESPACE.
+    trigger: Literal["process", "kubernetes"] = "process"
+    cronjob: str = "ticketops-retrain"

@@ -67,7 +67,7 @@ def cluster():
                 core.create_namespaced_config_map(namespace, obj)
             elif obj["kind"] == "Service":
                 core.create_namespaced_service(namespace, obj)
-            elif obj["kind"] == "Deployment":
+            elif obj["kind"] == "Deployment" and obj["metadata"]["labels"]["app.kubernetes.io/component"] == "server":
                 if image:
                     obj["spec"]["template"]["spec"]["containers"][0]["image"] = image
                 else:

@@ -1,8 +1,9 @@
 """A registered model carried inside a Bento: imported from the MLflow registry into the BentoML model store,
 opened at serving time with the same SHA-256 verification as a registry download.
 
-``bentoml build`` packs the imported model into the Bento (bentofile ``models:``), so the container image
-serves without reaching the registry; ``TICKETOPS_MODEL_URI=bento:ticket-classifier[:TAG]`` selects it.
+``serving/import_model.py --build`` packs the imported model into a Bento (the cluster's service Bento carries
+none), so that image serves without reaching the registry; ``TICKETOPS_MODEL_URI=bento:ticket-classifier[:TAG]``
+selects it.
 The registered digest (``artifact_sha256``) travels in the BentoML model's metadata and is checked again
 at every start, so a tampered image refuses to become ready just like a tampered registry artifact.
 """

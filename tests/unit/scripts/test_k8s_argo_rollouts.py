@@ -58,7 +58,12 @@ def analyses(rollout) -> list[dict]:
 
 
 def test_the_rollout_replaces_the_track_deployments_with_the_base_pod_template(objects, rollout):
-    assert set(by_kind(objects, "Deployment")) == {"ticketops-analysis", "ticketops-shadow"}
+    # the track Deployments are gone; the services of the overlay and the base's retrain webhook stay
+    assert set(by_kind(objects, "Deployment")) == {
+        "ticketops-analysis",
+        "ticketops-shadow",
+        "ticketops-retrain-webhook",
+    }
     base = by_kind(render("base"), "Deployment")["ticketops-stable"]["spec"]["template"]
     expected = copy.deepcopy(base)
     del expected["metadata"]["labels"][TRACK_LABEL]  # Argo sets it: canaryMetadata / stableMetadata

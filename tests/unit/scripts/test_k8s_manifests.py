@@ -35,7 +35,7 @@ from tests.helpers.kustomize import (
     validate,
 )
 from ticketops.rollout.kubernetes.objects import MODEL_URI_ENV, TRACK_ENV, TRACK_LABEL, VERSION_LABEL
-from ticketops.settings import KubernetesSettings
+from ticketops.settings import KubernetesSettings, RetrainSettings
 
 TARGETS = ["base", *(f"overlays/{name}" for name in OVERLAYS)]
 ARGO = "overlays/argo-rollouts"
@@ -53,6 +53,15 @@ RESTRICTED_VOLUMES = {
     "projected",
     "secret",
 }
+
+
+def server_deployments(objects) -> dict[str, dict]:
+    """The serving tracks (the retrain webhook is a Deployment too)."""
+    return {
+        name: dep
+        for name, dep in by_kind(objects, "Deployment").items()
+        if dep["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == "server"
+    }
 
 
 def test_overlays_exist():
@@ -128,8 +137,9 @@ def test_namespace_enforces_restricted_pod_security(target):
 def test_every_pod_template_is_restricted(target):
     objects = render(target)
     templates = [(o, t) for o in objects for t in pod_templates(o)]
-    # stable, canary, monitor, retrain; on Argo: the Rollout, analysis service, shadow mirror, monitor, retrain
-    assert len(templates) == (5 if target == ARGO else 4)
+    # stable, canary, monitor, retrain, retrain webhook; on Argo: the Rollout, analysis service, shadow mirror,
+    # monitor, retrain, retrain webhook
+    assert len(templates) == (6 if target == ARGO else 5)
     bound = {s["name"] for b in by_kind(objects, "RoleBinding").values() for s in b["subjects"]}
     for obj, template in templates:
         where = f"{target} {obj['kind']}/{obj['metadata']['name']}"
@@ -139,7 +149,8 @@ def test_every_pod_template_is_restricted(target):
         assert pod_ctx.get("runAsUser", 1) != 0, where
         assert pod_ctx.get("seccompProfile", {}).get("type") == "RuntimeDefault", where
         assert not any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers")), where
-        # No API token in a pod unless its service account is granted something (the analysis service's is).
+        # No API token in a pod unless its service account is granted something (the analysis service's and the
+        # retrain webhook's are).
         assert pod.get("automountServiceAccountToken") is False or pod["serviceAccountName"] in bound, where
         # Baseline controls the restricted profile includes: no sysctls, SELinux or AppArmor overrides.
         assert not pod_ctx.get("sysctls") and not pod_ctx.get("seLinuxOptions"), where
@@ -207,7 +218,7 @@ def test_writable_paths_are_on_emptydirs(target):
 @pytest.mark.parametrize("target", DEPLOYMENT_TARGETS)
 def test_server_tracks_probes_and_labels(target):
     objects = render(target)
-    deployments = by_kind(objects, "Deployment")
+    deployments = server_deployments(objects)
     assert set(deployments) == {"ticketops-stable", "ticketops-canary"}
     for track, name in (("stable", "ticketops-stable"), ("canary", "ticketops-canary")):
         dep = deployments[name]
@@ -247,20 +258,31 @@ def test_services_select_the_right_pods(target):
     objects = render(target)
     services = by_kind(objects, "Service")
     templates = {
-        name: dep["spec"]["template"]["metadata"]["labels"] for name, dep in by_kind(objects, "Deployment").items()
+        name: dep["spec"]["template"]["metadata"]["labels"] for name, dep in server_deployments(objects).items()
     }
-    jobs = [t["metadata"]["labels"] for o in objects if o["kind"] == "CronJob" for t in pod_templates(o)]
+    others = [
+        t["metadata"]["labels"]
+        for o in objects
+        if o["kind"] in ("CronJob", "Deployment") and o["metadata"]["name"] not in templates
+        for t in pod_templates(o)
+    ]
 
     def selects(service, labels):
         return service["spec"]["selector"].items() <= labels.items()
 
     assert all(selects(services["ticketops"], labels) for labels in templates.values())
-    assert not any(selects(services["ticketops"], labels) for labels in jobs)
+    assert not any(selects(services[name], labels) for name in ("ticketops", *_tracks()) for labels in others)
     for track in ("stable", "canary"):
         chosen = {name for name, labels in templates.items() if selects(services[f"ticketops-{track}"], labels)}
         assert chosen == {f"ticketops-{track}"}
-    for service in services.values():
-        assert service["spec"]["ports"] == [{"name": "http", "port": 3000, "protocol": "TCP", "targetPort": "http"}]
+    for name in ("ticketops", *_tracks()):
+        assert services[name]["spec"]["ports"] == [
+            {"name": "http", "port": 3000, "protocol": "TCP", "targetPort": "http"}
+        ]
+
+
+def _tracks() -> tuple[str, str]:
+    return ("ticketops-stable", "ticketops-canary")
 
 
 def test_pod_monitor_scrapes_the_server_and_keeps_its_own_labels():
@@ -308,7 +330,7 @@ def test_backend_settings_name_real_objects(target):
     (config_map,) = by_kind(objects, "ConfigMap").values()
     env = {k.removeprefix("TICKETOPS_K8S_").lower(): v for k, v in config_map["data"].items() if "_K8S_" in k}
     settings = KubernetesSettings(**env)
-    deployments, services = by_kind(objects, "Deployment"), by_kind(objects, "Service")
+    deployments, services = server_deployments(objects), by_kind(objects, "Service")
     assert settings.namespace == config_map["metadata"]["namespace"]
     assert {settings.stable_deployment, settings.canary_deployment} == set(deployments)
     assert {settings.service, settings.stable_service, settings.canary_service} <= set(services)
@@ -327,12 +349,70 @@ def test_backend_settings_name_real_objects(target):
 @pytest.mark.parametrize("target", DEPLOYMENT_TARGETS)
 def test_rollout_role_allows_what_the_backend_does(target):
     objects = render(target)
-    (role,) = by_kind(objects, "Role").values()
+    role = by_kind(objects, "Role")["ticketops-rollout"]
     verbs = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
     assert {"get", "create", "patch"} <= verbs[("apps", "deployments")]
     assert {"get", "patch"} <= verbs[("gateway.networking.k8s.io", "httproutes")]
-    (binding,) = by_kind(objects, "RoleBinding").values()
+    binding = by_kind(objects, "RoleBinding")["ticketops-rollout"]
     assert binding["subjects"][0]["name"] in by_kind(objects, "ServiceAccount")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_retrain_webhook_may_only_make_jobs_from_the_retrain_cronjob(target):
+    """In the cluster the webhook creates a Job from the CronJob: RBAC allows that and nothing more, Alertmanager
+    can reach it, and its settings name the CronJob that exists."""
+    objects = render(target)
+    (webhook,) = (d for name, d in by_kind(objects, "Deployment").items() if name == "ticketops-retrain-webhook")
+    pod = webhook["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    settings = RetrainSettings(
+        **{k.removeprefix("TICKETOPS_RETRAIN_").lower(): v for k, v in env.items() if "_RETRAIN_" in k}
+    )
+    assert settings.trigger == "kubernetes" and env["TICKETOPS_K8S_IN_CLUSTER"] == "true"
+    cronjob = by_kind(objects, "CronJob")[settings.cronjob]
+    assert cronjob["spec"]["suspend"] is True
+    assert cronjob["spec"]["jobTemplate"]["metadata"]["labels"]["app.kubernetes.io/component"] == "retrain"
+    role = by_kind(objects, "Role")["ticketops-retrain-webhook"]
+    rules = {(r, v) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
+    assert rules == {("cronjobs", "get"), ("jobs", "list"), ("jobs", "create")}
+    assert all(rule["apiGroups"] == ["batch"] for rule in role["rules"])
+    (cronjob_rule,) = (rule for rule in role["rules"] if rule["resources"] == ["cronjobs"])
+    assert cronjob_rule["resourceNames"] == [settings.cronjob]
+    binding = by_kind(objects, "RoleBinding")["ticketops-retrain-webhook"]
+    subject = {
+        "kind": "ServiceAccount",
+        "name": pod["serviceAccountName"],
+        "namespace": webhook["metadata"]["namespace"],
+    }
+    assert binding["subjects"] == [subject]
+    assert pod["serviceAccountName"] in by_kind(objects, "ServiceAccount")
+    service = by_kind(objects, "Service")["ticketops-retrain-webhook"]
+    assert service["spec"]["selector"].items() <= webhook["spec"]["template"]["metadata"]["labels"].items()
+    (port,) = container["ports"]
+    assert service["spec"]["ports"][0]["targetPort"] == port["name"] and port["containerPort"] == 9095
+    assert container["command"][-1] == str(port["containerPort"])
+    policy = by_kind(objects, "NetworkPolicy")["ticketops-retrain-webhook"]["spec"]
+    assert policy["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9095}]
+    namespaces = [f["namespaceSelector"]["matchLabels"] for f in policy["ingress"][0]["from"]]
+    assert namespaces == [{"kubernetes.io/metadata.name": "monitoring"}]  # Alertmanager
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_retrain_job_publishes_its_data_version(target):
+    cronjob = by_kind(render(target), "CronJob")["ticketops-retrain"]
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    settings = RetrainSettings(
+        **{k.removeprefix("TICKETOPS_RETRAIN_").lower(): v for k, v in env.items() if "_RETRAIN_" in k}
+    )
+    assert settings.publish is True and settings.git_url and settings.git_url.startswith("https://")
+    assert "@" not in settings.git_url  # credentials come from ticketops-job-secrets, never in the URL
+    assert {"secretRef": {"name": "ticketops-job-secrets", "optional": True}} in container["envFrom"]
+    workspace = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}[env["TICKETOPS_ROOT"]]
+    assert {"name": workspace, "emptyDir": {"sizeLimit": "20Gi"}} in pod["volumes"]  # cloned into, then pushed
+    assert container["workingDir"] == env["TICKETOPS_ROOT"] and not pod.get("initContainers")
 
 
 @pytest.mark.parametrize("target", TARGETS)
