@@ -143,6 +143,38 @@ def wait_until(what: str, condition: Callable[[], object], timeout: float, every
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def wait_for_work(
+    what: str,
+    running: Callable[[], bool],
+    result: Callable[[], object],
+    log: Callable[[str], None],
+    cap_s: float,
+    every: float = 5.0,
+    note_every: float = 60.0,
+):
+    """Wait for CPU-bound work (a retraining's ``dvc repro``) as long as it runs, noting every ``note_every``
+    seconds: on a loaded machine the same work takes many times longer, so a fixed deadline fails healthy runs.
+    RuntimeError when the work stops without a result; TimeoutError only beyond ``cap_s`` (a hung process)."""
+    started = noted = time.monotonic()
+    while True:
+        value = result()
+        if value:
+            return value
+        if not running():
+            time.sleep(every)  # the result is written just before the work reports it stopped
+            value = result()
+            if value:
+                return value
+            raise RuntimeError(f"{what} stopped without a result")
+        now = time.monotonic()
+        if now - started > cap_s:
+            raise TimeoutError(f"{what} still running after {cap_s:.0f}s")
+        if now - noted >= note_every:
+            log(f"  {what} still running after {now - started:.0f}s (slower on a loaded machine; waiting)")
+            noted = now
+        time.sleep(every)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

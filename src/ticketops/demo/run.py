@@ -27,7 +27,7 @@ from ticketops.demo.stack import (
 )
 from ticketops.demo.timeline import record as record_timeline
 from ticketops.demo.workspace import create_workspace, dvc_executable, enter_workspace, git_commit
-from ticketops.processes import wait_until
+from ticketops.processes import wait_for_work, wait_until
 from ticketops.registry.ref import ModelRef
 from ticketops.settings import MODEL_NAME
 from ticketops.simulation.traffic import TrafficGenerator
@@ -206,9 +206,11 @@ class Demo:
     def retrained(self) -> dict:
         self.phase(7, "retraining on agents' labels: a new DVC data version, dvc repro, the promotion gate")
         state = self.trigger.state
-        wait_until(
-            "retraining", lambda: not state.running and (self.retrain_summary or state.last_error), 1200, every=5
-        )
+
+        def finished() -> object:
+            return not state.running and (self.retrain_summary or state.last_error)
+
+        wait_for_work("retraining", lambda: state.running, finished, self.log, cap_s=4 * 3600)
         if state.last_error:
             raise RuntimeError(f"retraining failed: {state.last_error}")
         summary = self.retrain_summary
