@@ -30,7 +30,7 @@ def encoder_section(encoder: dict[str, Any] | None) -> str:
     if encoder is None:
         return "None: tf-idf features only."
     if "graph_sha256" not in encoder:
-        return f"{encoder['backend']}; this artifact has no ONNX graph."
+        return f"{encoder['backend']}; no ONNX graph in use."
     return (
         f"{encoder['backend']} (ONNX Runtime, CPU). Graph `{encoder['graph']}`, SHA-256 `{encoder['graph_sha256']}`, "
         f"opset {encoder['opset']}, {encoder['exporter']}; tokenizer `{encoder['tokenizer']}`, SHA-256 "

@@ -12,14 +12,15 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.helpers.service import TOKEN, runtime, service_client
 from tests.helpers.tiny_model import build_package, tiny_frame
-from ticketops.fileio import read_json, write_json
+from ticketops.fileio import read_csv, read_json, write_csv, write_json
 from ticketops.modeling.artifacts import ChecksumMismatch
 from ticketops.modeling.bf16 import TorchBf16Encoder, cpu_bf16_flags, fastest
-from ticketops.modeling.classifiers import load_classifier
+from ticketops.modeling.classifiers import FinetunedClassifier, load_classifier
 from ticketops.modeling.encoder import encode
 from ticketops.modeling.encoder_choice import NoGraph
 from ticketops.modeling.onnx_encoder import GraphMismatch, OnnxEncoder
@@ -150,6 +151,32 @@ def test_the_hybrid_round_trips_with_the_graph_and_answers_as_torch_does(package
     a, b = served.score(texts), torch_predictor.score(texts)
     assert a.labels == b.labels
     np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-4)
+
+
+def test_a_finetuned_encoder_is_exported_in_eval_mode_and_loads_from_its_own_folder(package, torch_encoder, tmp_path):
+    hybrid = load_classifier(package, threads=1, encoder_backend="torch")
+    tuned = FinetunedClassifier(hybrid.labels, hybrid.head, hybrid.encoder, hybrid.embedding_weight, hybrid.vectorizer)
+    hybrid.encoder.train()  # as fine-tuning leaves it: dropout must not be traced into the graph
+    tuned.save(tmp_path / "model")
+    assert hybrid.encoder.training  # the model's own mode is restored after the export
+    loaded = load_classifier(tmp_path / "model", threads=1)
+    assert isinstance(loaded, FinetunedClassifier) and isinstance(loaded.encoder, OnnxEncoder)
+    assert cosines(loaded.embed(TEXTS), encode(torch_encoder, TEXTS)).min() >= 0.9999
+
+
+def test_ticketops_predict_encodes_with_the_graph(package: Path, torch_predictor, tmp_path: Path, caplog) -> None:
+    from typer.testing import CliRunner
+
+    from ticketops.cli import app
+
+    texts = tiny_frame()["text"].tolist()[:12]
+    write_csv(tmp_path / "in.csv", pd.DataFrame({"text": texts}))
+    args = ["predict", "-i", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv"), "--model-uri", str(package)]
+    with caplog.at_level(logging.INFO, logger="ticketops.modeling"):
+        result = CliRunner().invoke(app, [*args, "--no-progress", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "encoding with ONNX Runtime fp32 (1 threads" in caplog.text
+    assert read_csv(tmp_path / "out.csv")["label"].tolist() == torch_predictor.score(texts).labels
 
 
 def test_an_artifact_without_a_graph_falls_back_to_torch_with_a_log_line(package, tmp_path, caplog) -> None:
