@@ -45,6 +45,7 @@ bento: install
 bench: install
 	$(BIN)/python benchmarks/train_eval.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/encoder.py
 	$(BIN)/python benchmarks/drift.py
 	$(BIN)/python benchmarks/rollout.py
 

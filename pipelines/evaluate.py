@@ -11,6 +11,8 @@ from ticketops.evaluation.model_card import render_model_card
 from ticketops.evaluation.plots import confusion_png, reliability_png
 from ticketops.fileio import read_csv, read_json, write_csv, write_json
 from ticketops.modeling.classifiers import CascadeClassifier, load_classifier
+from ticketops.modeling.encoder_choice import describe_encoder
+from ticketops.modeling.predictor import encoder_parts
 
 
 def parse_args() -> argparse.Namespace:
@@ -81,7 +83,8 @@ def main() -> None:
     write_csv(evaluation / "reference.csv", result.reference)
     write_csv(evaluation / "test_predictions.csv", result.test_predictions)
     catalogue = load_catalogue(args.labels) if is_catalogue(args.labels) else None
-    card = render_model_card(family, result, params, labels, catalogue, read_csv(args.train))
+    encoder = next((describe_encoder(part.encoder) for part in encoder_parts(classifier)), None)
+    card = render_model_card(family, result, params, labels, catalogue, read_csv(args.train), encoder)
     args.model_card.write_text(card)
     print(
         f"evaluate: test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}, "

@@ -87,6 +87,8 @@ class ServiceSettings(BaseSettings):
     batch_max_size: int = Field(64, ge=1)  # tickets per encoder call
     batch_max_wait_ms: float = Field(0.0, ge=0)  # extra wait to fill a batch when the model is idle
     encoder_batch_size: int = Field(16, ge=1)  # sentences per encoder mini-batch within a call (less padding)
+    # auto: the artifact's ONNX graph on ONNX Runtime (torch for artifacts without one); onnx: insist; torch: ignore it
+    encoder_backend: Literal["auto", "onnx", "torch"] = "auto"
     load_retry_s: float = Field(30.0, gt=0)  # retry a failed model load (same URI, never another version)
     # versions an admin lets serve although they did not pass the gate (each load is an audit event)
     force_ungated_versions: list[str] = Field(default_factory=list)

@@ -103,7 +103,8 @@ def predict(
     settings = ServiceSettings()
     tally = Tally()
     try:
-        with open_model(model_uri, threads=threads or settings.threads) as model, progress_bar(progress) as bar:
+        opened = open_model(model_uri, threads=threads or settings.threads, encoder_backend=settings.encoder_backend)
+        with opened as model, progress_bar(progress) as bar:
             set_encoder_batch_size(model.predictor, settings.encoder_batch_size)  # as the service does
             task = bar.add_task("classifying", total=table_rows(input))
             scored = predict_chunks(

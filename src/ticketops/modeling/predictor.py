@@ -49,13 +49,18 @@ class Predictor:
         self.review_threshold = review_threshold
 
     @classmethod
-    def from_folder(cls, folder: Path, threads: int = 2, verify: bool = True) -> Predictor:
-        """Load a registered package folder; with ``verify``, its files must match its own manifest first."""
+    def from_folder(
+        cls, folder: Path, threads: int = 2, verify: bool = True, encoder_backend: str = "auto"
+    ) -> Predictor:
+        """Load a registered package folder; with ``verify``, its files must match its own manifest first.
+
+        ``encoder_backend`` (modeling/encoder_choice.py): ``auto`` runs the artifact's ONNX graph when it has one."""
         folder = Path(folder)
         if verify:
             verify_checksums(folder, read_json(folder / CHECKSUMS_FILE))
         serving = read_json(folder / SERVING_FILE) if (folder / SERVING_FILE).exists() else {}
-        return cls(load_classifier(folder, threads=threads), float(serving.get("review_threshold", 0.5)))
+        classifier = load_classifier(folder, threads=threads, encoder_backend=encoder_backend)
+        return cls(classifier, float(serving.get("review_threshold", 0.5)))
 
     @property
     def labels(self) -> list[str]:
@@ -77,6 +82,12 @@ class Predictor:
         )
 
 
+def encoder_parts(classifier: Classifier) -> list[EncoderClassifier]:
+    """The parts of ``classifier`` that run a sentence encoder: itself, or a cascade's slow stage."""
+    parts = (classifier, getattr(classifier, "slow", None))
+    return [part for part in parts if isinstance(part, EncoderClassifier)]
+
+
 def set_encoder_batch_size(predictor: Predictor, size: int) -> None:
     """Sentences per encoder mini-batch inside one model call (the model's own encoder, or a cascade's slow one).
 
@@ -85,6 +96,5 @@ def set_encoder_batch_size(predictor: Predictor, size: int) -> None:
     16 gave the same embeddings (to 1e-7) for 35-45% less CPU per ticket on the test split. The service and
     ``ticketops predict`` both set it from ``TICKETOPS_ENCODER_BATCH_SIZE``.
     """
-    for part in (predictor.classifier, getattr(predictor.classifier, "slow", None)):
-        if isinstance(part, EncoderClassifier):
-            part.encoder_batch_size = size
+    for part in encoder_parts(predictor.classifier):
+        part.encoder_batch_size = size

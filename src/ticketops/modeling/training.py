@@ -14,13 +14,13 @@ from ticketops.modeling.classifiers import (
     EncoderClassifier,
     FinetunedClassifier,
     TfidfClassifier,
-    cascade_threshold,
     combine_features,
 )
 from ticketops.modeling.embedding_cache import EmbeddingCache
 from ticketops.modeling.encoder import load_encoder, set_threads
 from ticketops.modeling.finetune import finetune_top_layers
 from ticketops.modeling.linear import LinearHead
+from ticketops.modeling.routing import cascade_threshold
 from ticketops.modeling.tfidf import build_vectorizer
 
 

@@ -72,7 +72,7 @@ def _parse(uri: str) -> str:
 
 
 @contextmanager
-def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
+def open_bento_model(uri: str, threads: int = 2, encoder_backend: str = "auto") -> Iterator[LoadedModel]:
     """Load a model from the BentoML model store after checking every file against its registered digest and
     the package's signature against the deployment's public key."""
     import bentoml
@@ -89,7 +89,7 @@ def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
     from ticketops.settings import signing_keys
 
     verify_signature(folder, signing_keys()[1])  # signed at registration, by the deployment's key
-    predictor = Predictor.from_folder(folder, threads=threads, verify=False)
+    predictor = Predictor.from_folder(folder, threads=threads, verify=False, encoder_backend=encoder_backend)
     tags = {"model_family": str(meta.get("model_family", "")), "data_md5": str(meta.get("data_md5", ""))}
     yield LoadedModel(
         predictor,
@@ -102,8 +102,8 @@ def open_bento_model(uri: str, threads: int = 2) -> Iterator[LoadedModel]:
     )
 
 
-def open_any(uri: str, threads: int = 2, forced_versions: frozenset[str] = frozenset()):
+def open_any(uri: str, threads: int = 2, forced_versions: frozenset[str] = frozenset(), encoder_backend: str = "auto"):
     """``bento:`` URIs from the BentoML model store, everything else through the registry (or a local folder)."""
     if uri.startswith(BENTO_SCHEME):
-        return open_bento_model(uri, threads)
-    return open_model(uri, threads, forced_versions)
+        return open_bento_model(uri, threads, encoder_backend)
+    return open_model(uri, threads, forced_versions, encoder_backend)

