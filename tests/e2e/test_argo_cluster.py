@@ -14,12 +14,11 @@ from __future__ import annotations
 import copy
 import os
 import secrets
-import time
 import uuid
 
 import pytest
 
-from tests.e2e.test_kubernetes_cluster import _stand_in
+from tests.e2e.test_kubernetes_cluster import _stand_in, _wait
 from tests.helpers.kustomize import render
 from tests.helpers.tiny_model import MODEL_NAME
 from tests.integration.argo_setup import aliases, make_registry, reset_registry
@@ -30,7 +29,6 @@ from ticketops.rollout.kubernetes.connection import api_client_from_settings
 from ticketops.settings import ArgoSettings, KubernetesSettings
 
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "rollouts"
-TIMEOUT_S = 300
 
 pytestmark = [
     pytest.mark.e2e,
@@ -92,13 +90,6 @@ def cluster(tmp_path_factory):
     finally:
         if not os.environ.get("TICKETOPS_E2E_KEEP"):
             core.delete_namespace(namespace)
-
-
-def _wait(predicate, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(3)
 
 
 def test_argo_runs_the_pinned_version_and_the_registry_follows(cluster):
