@@ -58,7 +58,13 @@ def tracks(tmp_path):
     port = free_port()
     prometheus = start_prometheus(tmp_path, tmp_path / "prometheus.yml", port)
     try:
-        yield metrics, PromQL(f"http://127.0.0.1:{port}")
+        prom = PromQL(f"http://127.0.0.1:{port}")
+        # Every target scraped once, so the declared series exist before any count (Prometheus hands new
+        # targets to its scrapers in batches: a fixed sleep was once too short for the stable job).
+        wait_scraped(prom, len(ports), "count(up == 1)")
+        wait_scraped(prom, len(OLD), 'count(ticketops_predictions_total{model_version="1"})')
+        wait_scraped(prom, len(OLD + NEW), 'count(ticketops_predictions_total{model_version="2"})')
+        yield metrics, prom
     finally:
         prometheus.stop()
         for server in servers:
@@ -84,7 +90,6 @@ def label(metrics: ServiceMetrics, version: str, true_label: str, correct: int, 
 def test_live_accuracy_counts_only_intents_both_models_know_and_judges_them(tracks):
     metrics, prom = tracks
     analysis = CanaryAnalysis(prom, RolloutChecks())
-    time.sleep(3)  # the declared prediction series are scraped before any label
     # Labels on a new intent: the canary (v2) knows it, stable cannot; they must not count for either.
     label(metrics["canary"], "1", NEW[0], 0, 40)  # stable's answers judged on the canary replica: all wrong
     label(metrics["stable"], "2", NEW[0], 40, 0)
@@ -101,7 +106,6 @@ def test_live_accuracy_counts_only_intents_both_models_know_and_judges_them(trac
 def test_review_rate_of_series_born_inside_the_window_counts_every_prediction(tracks):
     metrics, prom = tracks
     analysis = CanaryAnalysis(prom, RolloutChecks())
-    time.sleep(3)
     predict(metrics["stable"], "1", {label: 100 for label in OLD})
     # the canary's first predictions of a label create no new series (declared at load), but its review
     # counter is born with them; every prediction and review must count
@@ -119,7 +123,6 @@ def test_shadow_pairs_leave_out_what_only_the_challenger_can_know(tracks):
     metrics, prom = tracks
     analysis = CanaryAnalysis(prom, RolloutChecks())
     shadow: ShadowPairs = metrics["shadow"]
-    time.sleep(3)
     answers = []
     for i in range(200):  # 150 agree, 30 disagree on old intents, 20 where the challenger names a new intent
         stable_label = OLD[i % len(OLD)]
