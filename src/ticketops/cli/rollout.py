@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ticketops.cli.common import console, fail
+from ticketops.cli.common import console, fail, print_rollout_report
 from ticketops.settings import DEFAULT_MODEL_URI
 
 rollout_app = typer.Typer(no_args_is_help=True, help="Canary rollouts of @challenger beside @champion.")
@@ -95,12 +95,7 @@ def start(
         report = controller.run(state)
     except (RolloutError, BackendError) as exc:
         fail(str(exc))
-    colour = "green" if report.state.phase == "promoted" else "red"
-    console.print(f"[{colour}]{report.state.phase}[/]: {report.state.reason}", highlight=False)
-    if as_json:
-        typer.echo(json.dumps(report.as_dict()))
-    if report.state.phase != "promoted":
-        raise typer.Exit(1)
+    print_rollout_report(report, as_json)
 
 
 @rollout_app.command("status")

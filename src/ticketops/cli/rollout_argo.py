@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from ticketops.cli.common import console, fail
+from ticketops.cli.common import console, fail, print_rollout_report
 
 
 def _backend():
@@ -59,12 +59,7 @@ def start(*, force_ungated: bool, wait: bool, poll_s: float | None, timeout_s: f
         )
     except _errors() as exc:
         fail(str(exc))
-    colour = "green" if report.state.phase == "promoted" else "red"
-    console.print(f"[{colour}]{report.state.phase}[/]: {report.state.reason}", highlight=False)
-    if as_json:
-        typer.echo(json.dumps(report.as_dict()))
-    if report.state.phase != "promoted":
-        raise typer.Exit(1)
+    print_rollout_report(report, as_json)
 
 
 def promote(full: bool) -> None:
