@@ -230,3 +230,15 @@ def test_the_faster_of_torch_bf16_and_onnx_is_kept(onnx_encoder, torch_encoder) 
     assert rows.dtype == np.float32 and cosines(rows, encode(torch_encoder, texts)).min() >= 0.99
     chosen, seconds = fastest([onnx_encoder, bf16], texts, rounds=1)
     assert set(seconds) == {"onnx", "torch-bf16"} and seconds[chosen.backend] == min(seconds.values())
+
+
+def test_auto_on_a_cpu_with_bf16_times_both_and_keeps_the_faster(package: Path, monkeypatch, caplog) -> None:
+    """The branch that AMX machines take (tests/conftest.py hides the real flags from every other test)."""
+    monkeypatch.setattr("ticketops.modeling.bf16.cpu_bf16_flags", lambda *_args, **_kwargs: ["amx_bf16"])
+    with caplog.at_level(logging.INFO, logger="ticketops.modeling"):
+        classifier = load_classifier(package, threads=1)
+    assert isinstance(classifier.encoder, OnnxEncoder | TorchBf16Encoder)
+    assert f"encoding with {classifier.encoder.backend}" in caplog.text and "calibration seconds" in caplog.text
+    with caplog.at_level(logging.INFO, logger="ticketops.modeling"):
+        assert isinstance(load_classifier(package, threads=1, encoder_backend="onnx").encoder, OnnxEncoder)
+    assert "bf16 not used: backend 'onnx' asked for" in caplog.text
