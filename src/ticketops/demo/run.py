@@ -16,6 +16,7 @@ from ticketops.demo import humans
 from ticketops.demo.result import DemoResult
 from ticketops.demo.stack import (
     alertmanager_config,
+    claim_default_ports,
     fast_rules,
     pick_ports,
     start_alertmanager,
@@ -41,7 +42,8 @@ class Demo:
         self.ws = workspace
         self.log = log
         self.keep_running = keep_running
-        self.ports = pick_ports()
+        self.ports_lock = claim_default_ports()  # held until this process ends
+        self.ports = pick_ports(usual=self.ports_lock is not None)
         self.result = DemoResult()
         self.traffic: TrafficGenerator | None = None
         self.stack = None

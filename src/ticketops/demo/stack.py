@@ -3,10 +3,13 @@ MLflow UI, and a demo copy of the alert rules on a faster clock."""
 
 from __future__ import annotations
 
+import fcntl
 import re
 import socket
 import sys
+import tempfile
 from pathlib import Path
+from typing import IO
 
 import yaml
 
@@ -22,6 +25,7 @@ DEFAULT_PORTS = {
     "mlflow": 5000,
     "webhook": 9095,
 }
+PORTS_LOCK = "ticketops-demo-ports.lock"  # in the system's temporary folder: one per machine
 
 
 def port_free(port: int) -> bool:
@@ -29,11 +33,28 @@ def port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def pick_ports() -> dict[str, int]:
-    """The usual ports where they are free, another free port where something else listens."""
+def claim_default_ports(lock_dir: Path | None = None) -> IO[str] | None:
+    """An exclusive lock on the usual ports for this demo's lifetime, or None when another demo holds it.
+
+    A demo checks its ports at the start and binds them minutes later: two demos started together (two people on
+    one machine) both found 3000 free and the second failed to bind it. The first demo keeps the usual ports;
+    later ones take ephemeral ones. The lock goes with the process, so a crashed demo frees it.
+    """
+    path = (lock_dir or Path(tempfile.gettempdir())) / PORTS_LOCK
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def pick_ports(usual: bool = True) -> dict[str, int]:
+    """The usual ports where they are free (``usual``: this demo holds claim_default_ports), else free ones."""
     from ticketops.processes import free_port
 
-    return {name: port if port_free(port) else free_port() for name, port in DEFAULT_PORTS.items()}
+    return {name: port if usual and port_free(port) else free_port() for name, port in DEFAULT_PORTS.items()}
 
 
 def fast_rules(source: Path, target: Path, hold: str = "10s") -> Path:
