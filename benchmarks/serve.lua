@@ -1,6 +1,7 @@
 -- wrk script for benchmarks/serve.py: one-ticket POST /classify requests over varied real tickets.
 --   WRK_BODIES    file with one JSON request body per line (required)
 --   WRK_TOKEN     bearer token (optional)
+--   WRK_PATH      request path (optional; default /classify, /invocations for `mlflow models serve`)
 --   WRK_DELAY_MS  mean think time per connection, exponential (optional; 0 = closed loop, as fast as possible)
 -- done() prints one line "WRK_JSON {...}" with counts and latency percentiles (microseconds).
 
@@ -10,12 +11,16 @@ local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "0")
 
 function init(args)
   local headers = { ["Content-Type"] = "application/json" }
+  local path = os.getenv("WRK_PATH") or "/classify"
+  if path == "" then
+    path = "/classify"
+  end
   local token = os.getenv("WRK_TOKEN")
   if token and token ~= "" then
     headers["Authorization"] = "Bearer " .. token
   end
   for line in io.lines(os.getenv("WRK_BODIES")) do
-    requests[#requests + 1] = wrk.format("POST", "/classify", headers, line)
+    requests[#requests + 1] = wrk.format("POST", path, headers, line)
   end
   math.randomseed(os.time())
   index = math.random(#requests)

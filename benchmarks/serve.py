@@ -18,7 +18,9 @@ Phases per model, one after the other so they never compete for the CPU:
 2. ``ticketops serve`` (a real ``bentoml serve``) with auth on; ``wrk`` with a Lua script sends one-ticket
    requests over the varied test tickets from many connections (closed loop): maximum HTTP throughput;
 3. one connection, one request at a time: single-ticket latency;
-4. the same as 2 at about half the maximum rate (per-connection exponential think time): p50/p99 latency.
+4. the same as 2 at about half the maximum rate (per-connection exponential think time): p50/p99 latency;
+5. the same registered model behind ``mlflow models serve`` (benchmarks/mlflow_serve.py; ``--no-mlflow-serve``
+   skips it): maximum load and one connection with the same wrk script and tickets, side by side.
 
 Writes reports/bench/serve.json: every figure, per model the serving goals (HTTP >= 0.8x in-process, p99 <= 100
 ms at half load, single p50 <= 25 ms, zero errors), for the cascade its own goals (>= 1,000 tickets/s over HTTP,
@@ -47,6 +49,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import httpx
+import mlflow_serve
 import numpy as np
 import psutil
 from benchmarking import write_report
@@ -168,10 +171,23 @@ def in_process(model_uri: str, texts: list[str], labels: list[str], settings: Se
 
 
 def run_wrk(
-    url: str, bodies: Path, token: str, connections: int, seconds: float, server_pid: int, delay_ms: float = 0.0
+    url: str,
+    bodies: Path,
+    token: str,
+    connections: int,
+    seconds: float,
+    server_pid: int,
+    delay_ms: float = 0.0,
+    path: str = "/classify",
 ) -> dict:
     """One wrk run; ``delay_ms`` > 0 makes each connection wait an exponential think time between requests."""
-    env = {**os.environ, "WRK_BODIES": str(bodies), "WRK_TOKEN": token, "WRK_DELAY_MS": f"{delay_ms:.3f}"}
+    env = {
+        **os.environ,
+        "WRK_BODIES": str(bodies),
+        "WRK_TOKEN": token,
+        "WRK_DELAY_MS": f"{delay_ms:.3f}",
+        "WRK_PATH": path,
+    }
     duration = f"-d{max(1, round(seconds))}s"
     command = ["wrk", "-t1", f"-c{connections}", duration, "--timeout", "10s", "-s", str(LUA), url]
     with CpuShare([server_pid]) as cpu:
@@ -426,6 +442,9 @@ def cost_per_family(results: dict[str, dict]) -> dict[str, dict]:
             "http_max_load": {"tickets_per_s": full["requests_per_s"], **_cpu(full)},
             "http_half_load": {"tickets_per_s": half["requests_per_s"], **_cpu(half)},
         }
+        if "mlflow_models_serve" in r:
+            theirs = r["mlflow_models_serve"]["http_max_load"]
+            table[name]["mlflow_models_serve_max_load"] = {"tickets_per_s": theirs["requests_per_s"], **_cpu(theirs)}
     return table
 
 
@@ -441,6 +460,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=128, help="wrk connections at maximum load")
     parser.add_argument("--half-connections", type=int, default=32, help="wrk connections at half load")
     parser.add_argument("--output-name", default="serve", help="reports/bench/<name>.json")
+    parser.add_argument(
+        "--mlflow-serve",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure each model behind `mlflow models serve` (benchmarks/mlflow_serve.py)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (scripts/install-system-packages.sh installs it)")
@@ -464,6 +489,8 @@ def main() -> None:
             work.mkdir()
             http = serve_and_load(uri, texts, args, work)
             results[name] = {"model_uri": uri, "in_process": inproc, **http, "goals": serving_goals(inproc, http)}
+            if args.mlflow_serve:
+                results[name]["mlflow_models_serve"] = mlflow_serve.serve_and_load(uri, texts, args, work)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
