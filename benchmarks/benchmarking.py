@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ticketops.fileio import write_json
 from ticketops.settings import project_root
 
@@ -49,3 +51,19 @@ def write_report(name: str, results: dict[str, Any]) -> Path:
         },
     )
     return path
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process and all its descendants (the scoring server's workers)."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for proc in (root, *root.children(recursive=True)):
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+    except psutil.NoSuchProcess:
+        return 0.0
+    return total

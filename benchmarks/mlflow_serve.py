@@ -17,28 +17,12 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
+from benchmarking import tree_cpu_seconds
 
 from ticketops.processes import ManagedProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PATH = "/invocations"
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process and all its descendants (the scoring server's workers)."""
-    total = 0.0
-    try:
-        root = psutil.Process(pid)
-        for proc in (root, *root.children(recursive=True)):
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                continue
-    except psutil.NoSuchProcess:
-        return 0.0
-    return total
 
 
 def wait_idle(pid: int, timeout: float = 180.0, quiet_s: float = 1.5) -> float:

@@ -52,7 +52,7 @@ import httpx
 import mlflow_serve
 import numpy as np
 import psutil
-from benchmarking import write_report
+from benchmarking import tree_cpu_seconds, write_report
 
 from ticketops.config import Params, load_params
 from ticketops.fileio import read_csv
@@ -80,15 +80,7 @@ class CpuShare:
         me = psutil.Process()
         times = me.cpu_times()
         total = times.user + times.system + times.children_user + times.children_system
-        for pid in self.pids:
-            try:
-                root = psutil.Process(pid)
-                for proc in (root, *root.children(recursive=True)):
-                    t = proc.cpu_times()
-                    total += t.user + t.system
-            except psutil.NoSuchProcess:
-                continue
-        return total
+        return total + sum(tree_cpu_seconds(pid) for pid in self.pids)
 
     def __enter__(self) -> CpuShare:
         self.start_wall = time.monotonic()
