@@ -126,6 +126,7 @@ class Agent:
         self.rng = np.random.default_rng(seed)
         self.labelled = 0
         self.statuses: Counter[str] = Counter()
+        self.disputed_ids: set[str] = set()  # a third opinion on a disputed ticket answers "disputed" again
         self.refused = 0
 
     def label(self, item: dict) -> None:
@@ -139,7 +140,10 @@ class Agent:
             self.refused += 1
             return
         self.labelled += 1
-        self.statuses[response.json()["results"][0]["status"]] += 1
+        status = response.json()["results"][0]["status"]
+        self.statuses[status] += 1
+        if status == "disputed":
+            self.disputed_ids.add(str(item["id"]))
 
     def work(self, offset: int, stride: int, budget: int, reviewer: Agent, pause_s: float) -> None:
         """Label this agent's share until ``budget``; ``reviewer`` labels a share of them again."""
@@ -211,7 +215,7 @@ def work_the_queue(
     for agent in everyone:
         per_agent[agent.name] += agent.labelled
     result.labels_per_agent = dict(sorted(per_agent.items()))
-    result.disputed = sum(a.statuses["disputed"] for a in everyone)
+    result.disputed = len(set().union(*(a.disputed_ids for a in everyone)))  # tickets, not answers
     result.refused = sum(a.refused for a in everyone)
     log(
         f"  agents labelled {sum(result.labels_per_agent.values())} tickets ({result.labels_per_agent}); "

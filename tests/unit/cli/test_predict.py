@@ -23,7 +23,8 @@ def tickets() -> pd.DataFrame:
 
 
 def run(*args: str):
-    return CliRunner().invoke(app, ["predict", *args])
+    # wide enough for any tmp path: rich wraps at the terminal width, mid-word in a long path (xdist's are longer)
+    return CliRunner().invoke(app, ["predict", *args], env={"COLUMNS": "1000"})
 
 
 def said(result) -> str:
