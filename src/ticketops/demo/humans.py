@@ -125,7 +125,6 @@ class Agent:
         self.truth = truth
         self.rng = np.random.default_rng(seed)
         self.labelled = 0
-        self.statuses: Counter[str] = Counter()
         self.disputed_ids: set[str] = set()  # a third opinion on a disputed ticket answers "disputed" again
         self.refused = 0
 
@@ -140,9 +139,7 @@ class Agent:
             self.refused += 1
             return
         self.labelled += 1
-        status = response.json()["results"][0]["status"]
-        self.statuses[status] += 1
-        if status == "disputed":
+        if response.json()["results"][0]["status"] == "disputed":
             self.disputed_ids.add(str(item["id"]))
 
     def work(self, offset: int, stride: int, budget: int, reviewer: Agent, pause_s: float) -> None:
