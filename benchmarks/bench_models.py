@@ -26,7 +26,7 @@ from ticketops.modeling.embedding_cache import EmbeddingCache
 from ticketops.modeling.predictor import SERVING_FILE, needs_review, top1
 from ticketops.registry.store import PACKAGE_DIR
 
-EMBEDDINGS = Path("data/embeddings/minilm.safetensors")
+EMBEDDINGS = Path("data/embeddings/embeddings.safetensors")
 SPLITS = Path("data/splits")
 
 

@@ -101,15 +101,15 @@ def prepare(params: Params, family: str | None) -> Bench:
     train, pool, reference_frame = pools.train, pools.pool, pools.reference
     calibration_pool, evaluation_pool = pools.calibration_pool, pools.evaluation_pool
     train_params = params.train.model_copy(update={"model": family or params.train.model})
-    cache_path = ROOT / "data/embeddings/minilm.safetensors"
-    cache = EmbeddingCache.load(cache_path)
+    cache_path = ROOT / "data/embeddings/embeddings.safetensors"
+    cache = EmbeddingCache.load(cache_path, encoder=params.embed.encoder)
     labels = load_labels(ROOT / params.ingest.labels_path)
     if train_params.model in ("hybrid",):
-        from ticketops.modeling.encoder import encode, load_encoder
+        from ticketops.modeling.encoder import base_encoder_path, encode, load_encoder
 
         missing = cache.missing(train["text"].tolist())
         if missing:
-            encoder = load_encoder(threads=train_params.threads)
+            encoder = load_encoder(base_encoder_path(cache.encoder), threads=train_params.threads)
             cache.fill(missing, lambda batch: encode(encoder, batch))
     started = time.perf_counter()
     print(f"training the benchmark's {train_params.model} model on {len(train)} tickets ...", flush=True)

@@ -57,7 +57,7 @@ def train_hybrid(root: Path, params):
 
     labels = load_labels(root / params.ingest.labels_path)
     train = read_csv(root / "data/splits/train.csv")
-    cache = EmbeddingCache.load(root / "data/embeddings/minilm.safetensors")
+    cache = EmbeddingCache.load(root / "data/embeddings/embeddings.safetensors")
     train_params = params.train.model_copy(update={"model": "hybrid"})
     return train_classifier(train_params, labels, train, cache, progress=False), cache
 

@@ -45,7 +45,7 @@ def prepare(params):
     train, validation = pools.train, pools.validation
     train_params = params.train.model_copy(update={"model": "cascade"})
     labels = load_labels(ROOT / params.ingest.labels_path)
-    cache = EmbeddingCache.load(ROOT / "data/embeddings/minilm.safetensors")
+    cache = EmbeddingCache.load(ROOT / "data/embeddings/embeddings.safetensors")
     print(f"training a cascade on {len(train)} tickets (new intents held out) ...", flush=True)
     cascade = train_classifier(train_params, labels, train, cache, progress=False, validation=validation)
     assert isinstance(cascade, CascadeClassifier)

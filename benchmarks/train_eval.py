@@ -39,7 +39,7 @@ def measure_family(family: str) -> dict:
     labels = load_labels(ROOT / params.ingest.labels_path)
     train, test = read_csv(ROOT / "data/splits/train.csv"), read_csv(ROOT / "data/splits/test.csv")
     validation = read_csv(ROOT / "data/splits/validation.csv")
-    embeddings = EmbeddingCache.load(ROOT / "data/embeddings/minilm.safetensors")
+    embeddings = EmbeddingCache.load(ROOT / "data/embeddings/embeddings.safetensors")
     started = time.perf_counter()
     classifier = train_classifier(train_params, labels, train, embeddings, progress=False, validation=validation)
     train_seconds = time.perf_counter() - started

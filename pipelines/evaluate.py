@@ -21,7 +21,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--train-summary", type=Path, required=True, help="the train stage's summary (JSON)")
     parser.add_argument("--labels", type=Path, required=True, help="the label set (JSON)")
     parser.add_argument("--train", type=Path, required=True, help="train split (CSV): the intents the model knows")
-    parser.add_argument("--validation", type=Path, required=True, help="validation split (CSV)")
+    parser.add_argument("--heldout", type=Path, required=True, help="the train stage's answers on unseen tickets")
     parser.add_argument("--test", type=Path, required=True, help="test split (CSV)")
     parser.add_argument("--min-functionality", type=Path, required=True, help="minimum-functionality tickets (CSV)")
     parser.add_argument("--evaluation-dir", type=Path, required=True, help="output: serving, behaviour, reference")
@@ -31,13 +31,22 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def encoder_spec(model_dir: Path, key: str) -> dict | None:
+    """``model.json``'s ``key`` record (``encoder``: name, source, SHA-256; ``onnx``: the exported graph) of the
+    model, or of a cascade's slow stage."""
+    for spec in (model_dir / "model.json", model_dir / CascadeClassifier.SLOW / "model.json"):
+        if spec.exists() and key in (record := read_json(spec)):
+            return record[key]
+    return None
+
+
 def main() -> None:
     args = parse_args()
     params = load_params()
     p = params.evaluate
     labels = load_labels(args.labels)
     classifier = load_classifier(args.model_dir, threads=params.train.threads)
-    validation, test = read_csv(args.validation), read_csv(args.test)
+    heldout, test = read_csv(args.heldout), read_csv(args.test)
     # Minimum functionality covers the intents the model was trained on (a held-out intent is unknown to it
     # by design: split.holdout_labels); the test split still scores every intent.
     trained_labels = set(read_csv(args.train)["label"])
@@ -46,7 +55,7 @@ def main() -> None:
     result = evaluate_classifier(
         classifier.predict_proba,
         labels,
-        validation,
+        heldout,
         test,
         mft,
         precision_target=p.review_precision_target,
@@ -65,7 +74,8 @@ def main() -> None:
     write_csv(plots / "per_class.csv", result.per_class)
     write_csv(plots / "calibration.csv", result.calibration)
     write_csv(plots / "confusion.csv", result.test_predictions[["label", "predicted"]])
-    family = read_json(args.train_summary)["family"]
+    summary = read_json(args.train_summary)
+    family = summary["family"]
     test_metrics = result.metrics["test"]
     confusion_png(
         test["label"],
@@ -84,10 +94,27 @@ def main() -> None:
     write_csv(evaluation / "test_predictions.csv", result.test_predictions)
     catalogue = load_catalogue(args.labels) if is_catalogue(args.labels) else None
     encoder = next((describe_encoder(part.encoder) for part in encoder_parts(classifier)), None)
-    card = render_model_card(family, result, params, labels, catalogue, read_csv(args.train), encoder)
+    graph = encoder_spec(args.model_dir, "onnx")
+    if encoder is not None and graph is not None and "graph_sha256" not in encoder:
+        # this machine chose torch bf16 (faster here); the package still carries, and serves, the graph elsewhere
+        encoder = {**graph, "backend": f"{encoder['backend']} where faster (as on this machine), else onnxruntime fp32"}
+    weights = encoder_spec(args.model_dir, "encoder")
+    card = render_model_card(
+        family,
+        result,
+        params,
+        labels,
+        catalogue,
+        read_csv(args.train),
+        encoder,
+        heldout_source=summary.get("heldout", "validation split"),
+        weights=weights,
+    )
     args.model_card.write_text(card)
+    low, high = test_metrics["accuracy_ci95"]
     print(
-        f"evaluate: test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}, "
+        f"evaluate: test accuracy {test_metrics['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f}), "
+        f"macro-F1 {test_metrics['macro_f1']:.4f}, "
         f"review threshold {result.review_threshold:.3f} → review rate {test_metrics['review_rate']:.1%} "
         f"at precision {test_metrics['auto_precision']:.4f}; "
         f"behaviour {'passed' if result.behaviour['passed'] else 'FAILED'}"

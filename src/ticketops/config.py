@@ -41,6 +41,9 @@ class SplitParams(_Section):
 
 
 class EmbedParams(_Section):
+    # The pretrained sentence encoder of the hybrid model (and of a cascade's hybrid slow stage):
+    # modeling/encoder_sources.py lists them and where their weights come from.
+    encoder: Literal["all-MiniLM-L6-v2", "all-mpnet-base-v2"] = "all-MiniLM-L6-v2"
     batch_size: int = Field(64, ge=1)
     max_length: int = Field(128, ge=8)
 
@@ -55,6 +58,7 @@ class TfidfParams(_Section):
 
 class HybridParams(_Section):
     embedding_weight: float = 2.0
+    head: Literal["logreg", "svc"] = "logreg"  # svc: linear SVM, temperature fitted on held-out margins
     C: float = 20.0
     max_iter: int = 3000
 
@@ -81,6 +85,11 @@ class CascadeParams(_Section):
 
 class TrainParams(_Section):
     model: Literal["tfidf", "hybrid", "finetune", "cascade"] = "hybrid"
+    # Where the predictions on unseen tickets come from (review threshold, cascade routing, an SVM's temperature,
+    # the drift reference): "validation" fits on train and scores validation; "out_of_fold" fits on train +
+    # validation and scores each ticket with a model of ``folds`` - 1 folds that never saw it (not for finetune).
+    heldout: Literal["validation", "out_of_fold"] = "validation"
+    folds: int = Field(5, ge=2)
     seed: int = 42
     sample_fraction: float = Field(1.0, gt=0, le=1)
     threads: int = 2

@@ -52,6 +52,13 @@ def signing_keys() -> tuple[Path, Path]:
     return Path(private), Path(public)
 
 
+def encoder_cache_dir() -> Path:
+    """Where pretrained encoders shipped as split zips are unpacked once: ``TICKETOPS_ENCODER_CACHE``, else
+    ``~/.cache/ticketops/encoders`` (modeling/encoder_sources.py)."""
+    env = os.environ.get("TICKETOPS_ENCODER_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "ticketops" / "encoders"
+
+
 class ServiceSettings(BaseSettings):
     """Environment of the HTTP service (``TICKETOPS_*``)."""
 

@@ -51,7 +51,7 @@ def test_first_version_becomes_champion_with_lineage(project):
     assert run_data.params["train.model"] == "tfidf"
     assert 0.0 <= run_data.metrics["test_accuracy"] <= 1.0
     metrics = json.loads((project / "models" / "metrics.json").read_text())
-    assert set(metrics) == {"test", "validation", "behaviour"}
+    assert set(metrics) == {"test", "heldout", "behaviour"}
 
 
 def test_unchanged_pipeline_reruns_nothing(project):

@@ -36,7 +36,7 @@ def create_workspace(source: Path, workspace: Path, param_overrides: dict[str, A
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / relative, target)
     # The embed stage keeps vectors by text hash: start from the checkout's, so only new texts are encoded.
-    embeddings = source / "data" / "embeddings" / "minilm.safetensors"
+    embeddings = source / "data" / "embeddings" / "embeddings.safetensors"
     if embeddings.exists():
         (workspace / "data" / "embeddings").mkdir(parents=True, exist_ok=True)
         shutil.copy2(embeddings, workspace / "data" / "embeddings" / embeddings.name)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ticketops.evaluation.behaviour import invariance_checks, min_functionality
 from ticketops.evaluation.metrics import (
+    accuracy_interval,
     calibration_table,
     expected_calibration_error,
     headline_metrics,
@@ -45,7 +46,7 @@ def _score(proba_fn: ProbaFn, labels: Sequence[str], texts: Sequence[str]) -> tu
 def evaluate_classifier(
     proba_fn: ProbaFn,
     labels: Sequence[str],
-    validation: pd.DataFrame,
+    heldout: pd.DataFrame,
     test: pd.DataFrame,
     mft_cases: pd.DataFrame,
     *,
@@ -57,9 +58,11 @@ def evaluate_classifier(
     seed: int,
     invariance_sample: int = 500,
 ) -> Evaluation:
-    """Threshold on validation; metrics, calibration and behaviour on test; the reference sample from validation."""
-    val_pred, val_conf = _score(proba_fn, labels, validation["text"].tolist())
-    val_correct = np.asarray(val_pred) == validation["label"].to_numpy()
+    """Threshold and reference sample from ``heldout`` (text, label, predicted, confidence: the train stage's
+    answers on tickets the answering model never saw); metrics, calibration and behaviour on test."""
+    val_pred = heldout["predicted"].tolist()
+    val_conf = heldout["confidence"].astype(float).to_numpy()
+    val_correct = np.asarray(val_pred) == heldout["label"].to_numpy()
     threshold = review_threshold(val_conf, val_correct, precision_target)
 
     test_pred, test_conf = _score(proba_fn, labels, test["text"].tolist())
@@ -82,11 +85,12 @@ def evaluate_classifier(
     metrics: dict[str, object] = {
         "test": {
             **headline_metrics(test["label"], test_pred),
+            "accuracy_ci95": [round(b, 4) for b in accuracy_interval(test["label"].tolist(), test_pred)],
             **review,
             "ece": expected_calibration_error(calibration),
         },
-        "validation": {
-            **headline_metrics(validation["label"], val_pred),
+        "heldout": {
+            **headline_metrics(heldout["label"], val_pred),
             **review_stats(val_conf, val_correct, threshold),
         },
         "behaviour": {
@@ -95,9 +99,7 @@ def evaluate_classifier(
             "passed": behaviour_ok,
         },
     }
-    reference = validation.assign(
-        predicted=val_pred, confidence=val_conf, needs_review=needs_review(val_conf, threshold)
-    )
+    reference = heldout.assign(confidence=val_conf, needs_review=needs_review(val_conf, threshold))
     if len(reference) > reference_size:
         reference = reference.sample(n=reference_size, random_state=seed)
     return Evaluation(

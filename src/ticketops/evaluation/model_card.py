@@ -32,10 +32,20 @@ def encoder_section(encoder: dict[str, Any] | None) -> str:
     if "graph_sha256" not in encoder:
         return f"{encoder['backend']}; no ONNX graph in use."
     return (
-        f"{encoder['backend']} (ONNX Runtime, CPU). Graph `{encoder['graph']}`, SHA-256 `{encoder['graph_sha256']}`, "
+        f"{encoder['backend']}. Graph `{encoder['graph']}`, SHA-256 `{encoder['graph_sha256']}`, "
         f"opset {encoder['opset']}, {encoder['exporter']}; tokenizer `{encoder['tokenizer']}`, SHA-256 "
         f"`{encoder['tokenizer_sha256']}`; at most {encoder['max_length']} tokens. Both files are in the checksum "
         "manifest and the signed package, and loading refuses a graph whose SHA-256 differs from this one."
+    )
+
+
+def weights_section(weights: dict[str, Any] | None) -> str:
+    """Which pretrained encoder the model was built on, where its weights came from, and their SHA-256."""
+    if not weights:
+        return "None: tf-idf features only."
+    return (
+        f"`{weights['name']}`, from {weights['source']}; `model.safetensors` SHA-256 `{weights['sha256']}` "
+        "(checked against the installed weights whenever torch loads them)."
     )
 
 
@@ -47,8 +57,11 @@ def render_model_card(
     catalogue: Catalogue | None = None,
     train: pd.DataFrame | None = None,
     encoder: dict[str, Any] | None = None,
+    heldout_source: str = "validation split",
+    weights: dict[str, Any] | None = None,
 ) -> str:
-    test, val, behaviour = result.metrics["test"], result.metrics["validation"], result.metrics["behaviour"]
+    test, val, behaviour = result.metrics["test"], result.metrics["heldout"], result.metrics["behaviour"]
+    low, high = test["accuracy_ci95"]
     worst = result.per_class.sort_values("f1").head(5)
     worst_rows = "\n".join(
         f"| {r.label} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} | {r.support} |" for r in worst.itertuples()
@@ -73,20 +86,24 @@ every data version, so versions are compared on the same tickets.
 
 **Model family.** `{family}` (see `params.yaml`, section `train`).
 
+**Pretrained encoder.** {weights_section(weights)}
+
 **Sentence encoder at serving time.** {encoder_section(encoder)}
 
 ## Test split ({test["n"]} tickets)
 
 | metric | value |
 | --- | --- |
-| accuracy | {test["accuracy"]:.4f} |
+| accuracy | {test["accuracy"]:.4f} (95% interval {low:.4f}–{high:.4f}) |
 | macro-F1 | {test["macro_f1"]:.4f} |
 | expected calibration error | {test["ece"]:.4f} |
-| review threshold (chosen on validation) | {result.review_threshold:.4f} |
+| review threshold (chosen on held-out answers) | {result.review_threshold:.4f} |
 | review rate | {test["review_rate"]:.2%} |
 | precision of tickets not sent to review | {test["auto_precision"]:.4f} (target {target}) |
 
-Validation: accuracy {val["accuracy"]:.4f}, review rate {val["review_rate"]:.2%}.
+Held-out answers ({heldout_source}, {val["n"]:,} tickets, each answered by a model that never saw it):
+accuracy {val["accuracy"]:.4f}, review rate {val["review_rate"]:.2%}. They chose the review threshold
+and are the drift reference.
 
 ## Behaviour (CheckList style)
 

