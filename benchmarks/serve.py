@@ -64,6 +64,13 @@ ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_name("serve.lua")
 GOALS = {"http_vs_in_process": 0.8, "p99_half_load_ms": 100.0, "p50_single_ms": 25.0}
 CASCADE_GOALS = {"http_tickets_per_s": 1000.0, "p99_half_load_ms": 100.0}
+# Issue 15, for the model measured first (the default model as `dvc repro` registers it, with --model-uri).
+DEFAULT_MODEL_GOALS = {
+    "http_tickets_per_s": 1000.0,
+    "p50_single_ms": 10.0,
+    "p99_single_ms": 40.0,
+    "p99_half_load_ms": 100.0,
+}
 BENCH_MODEL = f"{MODEL_NAME}-bench"
 
 
@@ -365,6 +372,29 @@ def serving_goals(inproc: dict, http: dict) -> dict:
     }
 
 
+def default_model_goals(model: dict) -> dict:
+    """Issue 15's goals for the default model: one ticket per request over HTTP, 0 errors, single-connection
+    p50 and p99, p99 at about half the measured capacity."""
+    full, half, single = model["http_max_load"], model["http_half_load"], model["single_ticket"]
+    errors = full["errors"] + half["errors"] + single["errors"]
+    figures = {
+        "http_tickets_per_s": (full["requests_per_s"], ">="),
+        "p50_single_ms": (single["latency_ms"]["p50"], "<="),
+        "p99_single_ms": (single["latency_ms"]["p99"], "<="),
+        "p99_half_load_ms": (half["latency_ms"]["p99"], "<="),
+    }
+    goals = {
+        name: {
+            "value": value,
+            "target": f"{sense} {DEFAULT_MODEL_GOALS[name]}",
+            "met": value >= DEFAULT_MODEL_GOALS[name] if sense == ">=" else value <= DEFAULT_MODEL_GOALS[name],
+        }
+        for name, (value, sense) in figures.items()
+    }
+    goals["errors"] = {"value": errors, "target": "0", "met": errors == 0}
+    return goals
+
+
 def cascade_goals(cascade: dict, slow: dict, tolerance: float) -> dict:
     """Issue 6's goals: HTTP tickets/s, zero errors, p99 at half load, accuracy within tolerance of the slow model."""
     full, half = cascade["http_max_load"], cascade["http_half_load"]
@@ -500,6 +530,9 @@ def main() -> None:
         "models": results,
         "cost_per_family": cost_per_family(results),
     }
+    if args.model_uri and results:
+        first = next(iter(results))
+        report["default_model_goals"] = {"model": first, **default_model_goals(results[first])}
     if "cascade" in results and "slow_stage_alone" in results:
         tolerance = params.train.cascade.accuracy_tolerance
         report["cascade_goals"] = cascade_goals(results["cascade"], results["slow_stage_alone"], tolerance)
@@ -508,6 +541,8 @@ def main() -> None:
     print(json.dumps({"cost_per_family": report["cost_per_family"]}, indent=2))
     if "cascade_goals" in report:
         print(json.dumps({"cascade_goals": report["cascade_goals"]}, indent=2))
+    if "default_model_goals" in report:
+        print(json.dumps({"default_model_goals": report["default_model_goals"]}, indent=2))
     print(f"wrote {path}")
 
 

@@ -61,6 +61,10 @@ class HybridParams(_Section):
     head: Literal["logreg", "svc"] = "logreg"  # svc: linear SVM, temperature fitted on held-out margins
     C: float = 20.0
     max_iter: int = 3000
+    # A vote of the k most similar training tickets mixed with the head (modeling/neighbours.py); 0: none.
+    neighbours: int = Field(0, ge=0)
+    neighbour_weight: float = Field(0.3, ge=0, le=1)
+    neighbour_sharpness: float = Field(10.0, gt=0)
 
 
 class FinetuneParams(_Section):

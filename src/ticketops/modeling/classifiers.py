@@ -20,10 +20,12 @@ from ticketops.modeling.artifacts import load_skops, save_skops, sha256_file
 from ticketops.modeling.encoder import ENCODER_NAME, encode
 from ticketops.modeling.encoder_choice import load_model_encoder
 from ticketops.modeling.encoder_sources import DEFAULT_ENCODER, encoder_source
-from ticketops.modeling.linear import LinearHead, softmax
+from ticketops.modeling.linear import UNSEEN_BIAS, LinearHead, softmax
+from ticketops.modeling.neighbours import NeighbourVote, mix
 from ticketops.modeling.onnx_export import export_encoder
 
 MODEL_FILE = "model.json"
+NEIGHBOURS_FILE = "neighbours.safetensors"
 FORMAT_VERSION = 1
 
 
@@ -113,7 +115,9 @@ class EncoderClassifier(Classifier):
     ``hybrid`` uses a pretrained encoder shipped on PyPI (``encoder_name``: MiniLM or mpnet, see
     encoder_sources.py; its SHA-256 is recorded and checked at load); ``finetune`` stores its own fine-tuned
     encoder beside the head. Both export the encoder to ``onnx/`` at save time (modeling/onnx_export.py), which
-    loading prefers (encoder_choice.py).
+    loading prefers (encoder_choice.py). With a ``vote`` (modeling/neighbours.py), the head's logits are mixed
+    with a nearest-neighbour vote over the training tickets' embeddings, and ``temperature`` (fitted on held-out
+    answers) scales the mix; without one, a temperature is folded into the head's weights.
     """
 
     family = "hybrid"
@@ -127,9 +131,15 @@ class EncoderClassifier(Classifier):
         vectorizer=None,
         encoder_batch_size: int = 64,
         encoder_name: str = DEFAULT_ENCODER,
+        vote: NeighbourVote | None = None,
+        vote_weight: float = 0.0,
+        temperature: float = 1.0,
     ):
         super().__init__(labels)
         self.encoder_name = encoder_name
+        self.vote = vote
+        self.vote_weight = vote_weight
+        self.temperature = temperature
         self.head = head
         self.encoder = encoder
         self.embedding_weight = embedding_weight
@@ -142,7 +152,17 @@ class EncoderClassifier(Classifier):
     def logits(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         """The head's logits; ``embeddings`` of ``texts`` if already known (training), else encoded here."""
         embeddings = self.embed(texts) if embeddings is None else embeddings
-        return self.head.logits_of_blocks(feature_blocks(self.vectorizer, texts, embeddings, self.embedding_weight))
+        logits = self.head.logits_of_blocks(feature_blocks(self.vectorizer, texts, embeddings, self.embedding_weight))
+        if self.vote is not None:
+            logits = mix(logits, self.vote.scores(embeddings), self.vote_weight, self.head.trained(), UNSEEN_BIAS)
+        return logits * self.temperature if self.temperature != 1.0 else logits
+
+    def calibrate(self, temperature: float) -> None:
+        """Scale this model's logits by ``temperature`` from now on (held-out answers chose it)."""
+        if self.vote is not None:
+            self.temperature *= temperature
+        else:
+            self.head = self.head.scaled(temperature)
 
     def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         return softmax(self.logits(texts, embeddings))
@@ -159,11 +179,17 @@ class EncoderClassifier(Classifier):
         if self.vectorizer is not None:
             save_skops(self.vectorizer, folder / "tfidf.skops")
         self.head.save(folder / "head.safetensors")
-        return {
-            "embedding_weight": self.embedding_weight,
-            "uses_tfidf": self.vectorizer is not None,
-            **self._save_encoder(folder),
-        }
+        parts: dict[str, Any] = {"embedding_weight": self.embedding_weight, "uses_tfidf": self.vectorizer is not None}
+        if self.vote is not None:
+            self.vote.save(folder / NEIGHBOURS_FILE)
+            parts["neighbours"] = {
+                "file": NEIGHBOURS_FILE,
+                "k": self.vote.k,
+                "sharpness": self.vote.sharpness,
+                "weight": self.vote_weight,
+            }
+            parts["temperature"] = self.temperature
+        return {**parts, **self._save_encoder(folder)}
 
     @classmethod
     def _encoder_path(cls, folder: Path, spec: dict[str, Any]) -> Path:
@@ -180,6 +206,9 @@ class EncoderClassifier(Classifier):
     def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int, encoder_backend: str) -> EncoderClassifier:
         encoder = load_model_encoder(folder, spec, lambda: cls._encoder_path(folder, spec), threads, encoder_backend)
         vectorizer = load_skops(folder / "tfidf.skops") if spec.get("uses_tfidf") else None
+        vote, record = None, spec.get("neighbours")
+        if record is not None:
+            vote = NeighbourVote.load(folder / record["file"], len(spec["labels"]), record["k"], record["sharpness"])
         return cls(
             spec["labels"],
             LinearHead.load(folder / "head.safetensors"),
@@ -187,6 +216,9 @@ class EncoderClassifier(Classifier):
             spec["embedding_weight"],
             vectorizer,
             encoder_name=spec["encoder"]["name"],
+            vote=vote,
+            vote_weight=record["weight"] if record else 0.0,
+            temperature=float(spec.get("temperature", 1.0)),
         )
 
 

@@ -30,6 +30,7 @@ from ticketops.modeling.encoder import base_encoder_path, load_encoder, set_thre
 from ticketops.modeling.finetune import finetune_top_layers
 from ticketops.modeling.heldout import out_of_fold_logits
 from ticketops.modeling.linear import LinearHead, fit_temperature, softmax
+from ticketops.modeling.neighbours import NeighbourVote
 from ticketops.modeling.routing import cascade_threshold
 from ticketops.modeling.tfidf import build_vectorizer
 
@@ -92,7 +93,11 @@ def train_hybrid(
     features = combine_features(vectorizer, texts, embeddings, p.embedding_weight)
     head = LinearHead.fit(features, y, len(labels), p.C, p.max_iter, params.seed, kind=p.head)
     encoder = load_encoder(base_encoder_path(encoder_name), threads=params.threads) if load else None
-    kwargs = {"encoder_name": encoder_name} if encoder_name else {}
+    kwargs: dict[str, Any] = {"encoder_name": encoder_name} if encoder_name else {}
+    if p.neighbours:
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        kwargs["vote"] = NeighbourVote(vectors, np.asarray(y), len(labels), p.neighbours, p.neighbour_sharpness)
+        kwargs["vote_weight"] = p.neighbour_weight
     return EncoderClassifier(labels, head, encoder, p.embedding_weight, vectorizer, **kwargs)
 
 
@@ -147,14 +152,15 @@ def _fit_scored(
 
 
 def _calibrated(head_kind: str, model: EncoderClassifier, logits: np.ndarray | None, y: np.ndarray | None) -> float:
-    """An SVM head's temperature from held-out margins, folded into its weights (1.0 for logistic heads)."""
-    if head_kind != "svc":
+    """The temperature of an SVM head's margins, or of a head mixed with a neighbour vote, from held-out answers
+    (1.0 for a logistic head alone: its logits already are log-probabilities)."""
+    if head_kind != "svc" and model.vote is None:
         return 1.0
     if logits is None or y is None:
-        logger.warning("an svc head without held-out tickets keeps raw margins as logits (temperature 1)")
+        logger.warning("no held-out tickets to fit a temperature on: raw scores are used as logits (temperature 1)")
         return 1.0
     temperature = fit_temperature(logits, y)
-    model.head = model.head.scaled(temperature)
+    model.calibrate(temperature)
     return temperature
 
 
