@@ -64,6 +64,7 @@ def main() -> None:
         mft_min_accuracy=p.min_functionality_min_accuracy,
         reference_size=p.reference_sample_size,
         seed=params.split.seed,
+        reference_labels=trained_labels if params.train.heldout == "out_of_fold" else None,
     )
     if isinstance(classifier, CascadeClassifier):
         result.metrics["cascade"] = cascade_metrics(classifier, test["text"].tolist(), test["label"])

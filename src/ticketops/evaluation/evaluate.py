@@ -5,7 +5,7 @@ Pure functions over arrays and DataFrames; the evaluate stage writes what they r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,7 @@ class Evaluation:
     reference: pd.DataFrame
     behaviour: dict[str, object]
     review_threshold: float
+    reference_source: str = "the held-out answers"
 
 
 def _score(proba_fn: ProbaFn, labels: Sequence[str], texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
@@ -57,9 +58,15 @@ def evaluate_classifier(
     reference_size: int,
     seed: int,
     invariance_sample: int = 500,
+    reference_labels: Collection[str] | None = None,
 ) -> Evaluation:
-    """Threshold and reference sample from ``heldout`` (text, label, predicted, confidence: the train stage's
-    answers on tickets the answering model never saw); metrics, calibration and behaviour on test."""
+    """Threshold from ``heldout`` (text, label, predicted, confidence: the train stage's answers on tickets the
+    answering model never saw); metrics, calibration and behaviour on test.
+
+    The drift reference must be this model's own answers on unseen tickets, or live traffic drifts from it on
+    day one: ``heldout`` when one model made all of them (a validation split), else (``reference_labels`` given:
+    out-of-fold answers came from fold models, less sure than the final one) the test tickets of the labels the
+    model was trained on. The test split only describes the model there; nothing is chosen on it."""
     val_pred = heldout["predicted"].tolist()
     val_conf = heldout["confidence"].astype(float).to_numpy()
     val_correct = np.asarray(val_pred) == heldout["label"].to_numpy()
@@ -99,7 +106,11 @@ def evaluate_classifier(
             "passed": behaviour_ok,
         },
     }
-    reference = heldout.assign(confidence=val_conf, needs_review=needs_review(val_conf, threshold))
+    if reference_labels is None:
+        reference = heldout.assign(confidence=val_conf, needs_review=needs_review(val_conf, threshold))
+    else:
+        reference = test.assign(predicted=test_pred, confidence=test_conf)[test["label"].isin(set(reference_labels))]
+        reference = reference.assign(needs_review=needs_review(reference["confidence"].to_numpy(), threshold))
     if len(reference) > reference_size:
         reference = reference.sample(n=reference_size, random_state=seed)
     return Evaluation(
@@ -117,6 +128,11 @@ def evaluate_classifier(
             "min_functionality": mft,
         },
         review_threshold=threshold,
+        reference_source=(
+            "the held-out answers"
+            if reference_labels is None
+            else "this model's answers on the test tickets of the intents it was trained on"
+        ),
     )
 
 

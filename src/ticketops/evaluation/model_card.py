@@ -102,8 +102,8 @@ every data version, so versions are compared on the same tickets.
 | precision of tickets not sent to review | {test["auto_precision"]:.4f} (target {target}) |
 
 Held-out answers ({heldout_source}, {val["n"]:,} tickets, each answered by a model that never saw it):
-accuracy {val["accuracy"]:.4f}, review rate {val["review_rate"]:.2%}. They chose the review threshold
-and are the drift reference.
+accuracy {val["accuracy"]:.4f}, review rate {val["review_rate"]:.2%}. They chose the review threshold.
+The drift reference ({len(result.reference):,} tickets) is {result.reference_source}.
 
 ## Behaviour (CheckList style)
 
