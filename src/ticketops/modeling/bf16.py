@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ticketops.modeling.encoder import TextEncoder
+from ticketops.modeling.encoder import TextEncoder, embedding_dimension
 
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bf16 matrix or vector instructions
 CALIBRATION_TEXTS = (
@@ -50,7 +50,7 @@ class TorchBf16Encoder(TextEncoder):
 
     def __init__(self, model, progress: bool = False):
         self.model = model
-        self.dimension = int(model.get_sentence_embedding_dimension())
+        self.dimension = embedding_dimension(model)
         self.progress = progress  # a progress bar on long runs (the embed stage)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

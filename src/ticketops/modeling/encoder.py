@@ -26,8 +26,16 @@ class TextEncoder(ABC):
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length float32 rows, one per text, in the order given."""
 
-    def get_sentence_embedding_dimension(self) -> int:
+    def get_embedding_dimension(self) -> int:
         return self.dimension
+
+    get_sentence_embedding_dimension = get_embedding_dimension  # the older sentence-transformers name
+
+
+def embedding_dimension(model) -> int:
+    """Width of ``model``'s vectors (sentence-transformers renamed the getter; TextEncoders have both)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())
 
 
 def base_encoder_path(name: str | None = None) -> Path:
@@ -61,7 +69,7 @@ def encode(model, texts: Sequence[str], batch_size: int = 64, progress: bool = F
     if isinstance(model, TextEncoder):
         return model.encode(list(texts), batch_size=batch_size)
     if not texts:
-        return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+        return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
     vectors = model.encode(
         list(texts),
         batch_size=batch_size,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketops.modeling.artifacts import sha256_file
-from ticketops.modeling.encoder import TextEncoder
+from ticketops.modeling.encoder import TextEncoder, embedding_dimension
 
 GRAPH_DIR = "onnx"
 GRAPH_FILE = f"{GRAPH_DIR}/encoder.onnx"
@@ -123,7 +123,7 @@ def export_encoder(model, folder: Path, cache_key: str | None = None) -> dict[st
         "tokenizer": TOKENIZER_FILE,
         "tokenizer_sha256": sha256_file(tokenizer),
         "max_length": max_length,
-        "dimension": int(model.get_sentence_embedding_dimension()),
+        "dimension": embedding_dimension(model),
         "inputs": list(INPUT_NAMES),
         "output": OUTPUT_NAME,
         "opset": OPSET,
