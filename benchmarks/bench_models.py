@@ -78,16 +78,23 @@ def validation_proba(classifier: Classifier, texts: list[str], embeddings: Embed
     return classifier.predict_proba(texts)
 
 
-def package(classifier: Classifier, data: PipelineData, params: Params, root: Path) -> Path:
+def package(
+    classifier: Classifier, data: PipelineData, params: Params, root: Path, saved: Path | None = None
+) -> Path:
     """A registered-style package under ``root``: model files, serving.json (review threshold), reference.csv,
-    checksums. Returns its folder (named as the registry expects inside a version's artifact)."""
+    checksums. Returns its folder (named as the registry expects inside a version's artifact). ``saved``: the
+    classifier's files as already written (a registered cascade's ``slow/``), copied instead of saved again (a
+    loaded encoder may be a runtime, ONNX or torch bf16, that cannot be exported once more)."""
     dst = root / PACKAGE_DIR
     texts = data.validation["text"].tolist()
     proba = validation_proba(classifier, texts, data.embeddings)
     predicted, confidence = top1(classifier.labels, proba)
     correct = np.asarray(predicted) == data.validation["label"].to_numpy()
     threshold = review_threshold(confidence, correct, params.evaluate.review_precision_target)
-    classifier.save(dst)
+    if saved is not None:
+        shutil.copytree(saved, dst)
+    else:
+        classifier.save(dst)
     write_json(dst / SERVING_FILE, {"review_threshold": threshold})
     reference = data.validation.assign(
         predicted=predicted, confidence=confidence, needs_review=needs_review(confidence, threshold)

@@ -51,7 +51,8 @@ def run_predict(model_uri: str, frame: pd.DataFrame, work: Path, batch_size: int
     written = len(pd.read_csv(out, usecols=["label"]))
     if written != len(frame):
         raise SystemExit(f"predict wrote {written} rows for {len(frame)} tickets")
-    print(f"  {len(frame):,} tickets in {seconds:.1f}s: {result.stdout.strip().splitlines()[-1]}", flush=True)
+    said = (result.stdout.strip() or result.stderr.strip()).splitlines()
+    print(f"  {len(frame):,} tickets in {seconds:.1f}s: {said[-1] if said else ''}", flush=True)
     return seconds
 
 

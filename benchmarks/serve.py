@@ -446,7 +446,8 @@ def prepare_models(args: argparse.Namespace, root: Path, params: Params) -> dict
     version = bench_models.register(given, BENCH_MODEL, family, family)
     models = {family: str(ModelRef.version_of(BENCH_MODEL, version))}
     if isinstance(classifier, CascadeClassifier):
-        slow = bench_models.package(classifier.slow, data, params, root / "slow")
+        saved = given / CascadeClassifier.SLOW if args.model_uri else None
+        slow = bench_models.package(classifier.slow, data, params, root / "slow", saved=saved)
         version = bench_models.register(slow, BENCH_MODEL, classifier.slow.family, "slow stage alone")
         models["slow_stage_alone"] = str(ModelRef.version_of(BENCH_MODEL, version))
         print(f"  cascade threshold {classifier.threshold:.3f}; registered {models}", flush=True)
