@@ -52,6 +52,7 @@ def main() -> None:
     trained_labels = set(read_csv(args.train)["label"])
     mft = read_csv(args.min_functionality)
     mft = mft[mft["label"].isin(trained_labels)]
+    summary = read_json(args.train_summary)
     result = evaluate_classifier(
         classifier.predict_proba,
         labels,
@@ -64,7 +65,7 @@ def main() -> None:
         mft_min_accuracy=p.min_functionality_min_accuracy,
         reference_size=p.reference_sample_size,
         seed=params.split.seed,
-        reference_labels=trained_labels if params.train.heldout == "out_of_fold" else None,
+        reference_labels=trained_labels if summary.get("heldout_mode") == "out_of_fold" else None,
     )
     if isinstance(classifier, CascadeClassifier):
         result.metrics["cascade"] = cascade_metrics(classifier, test["text"].tolist(), test["label"])
@@ -75,7 +76,6 @@ def main() -> None:
     write_csv(plots / "per_class.csv", result.per_class)
     write_csv(plots / "calibration.csv", result.calibration)
     write_csv(plots / "confusion.csv", result.test_predictions[["label", "predicted"]])
-    summary = read_json(args.train_summary)
     family = summary["family"]
     test_metrics = result.metrics["test"]
     confusion_png(

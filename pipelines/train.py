@@ -53,6 +53,7 @@ def main() -> None:
         "train_rows": trained.fit_rows,
         "train_seconds": round(seconds, 1),
         "heldout": trained.heldout_source,
+        "heldout_mode": p.heldout,  # evaluate: out_of_fold answers came from fold models, not this one
         "encoder": embeddings.encoder if embeddings is not None else None,
         **trained.details,
     }

@@ -16,16 +16,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from ticketops.fileio import read_json, write_json
-from ticketops.modeling.artifacts import load_skops, save_skops, sha256_file
+from ticketops.modeling.artifacts import load_skops, save_skops
 from ticketops.modeling.encoder import ENCODER_NAME, encode
 from ticketops.modeling.encoder_choice import load_model_encoder
-from ticketops.modeling.encoder_sources import DEFAULT_ENCODER, encoder_source
+from ticketops.modeling.encoder_sources import DEFAULT_ENCODER, EncoderMismatch, encoder_fingerprint, encoder_source
+from ticketops.modeling.features import feature_blocks
 from ticketops.modeling.linear import UNSEEN_BIAS, LinearHead, softmax
 from ticketops.modeling.neighbours import NeighbourVote, mix
 from ticketops.modeling.onnx_export import export_encoder
 
 MODEL_FILE = "model.json"
-NEIGHBOURS_FILE = "neighbours.safetensors"
 FORMAT_VERSION = 1
 
 
@@ -101,14 +101,6 @@ class TfidfClassifier(Classifier):
         return cls(spec["labels"], load_skops(folder / "tfidf.skops"), LinearHead.load(folder / "head.safetensors"))
 
 
-class EncoderMismatch(RuntimeError):
-    """The installed sentence encoder is not the one the model was trained with."""
-
-
-def encoder_fingerprint(path: Path) -> str:
-    return sha256_file(Path(path) / "model.safetensors")
-
-
 class EncoderClassifier(Classifier):
     """A linear head over ``[tf-idf, weight * sentence embedding]``; the tf-idf part is optional.
 
@@ -181,14 +173,7 @@ class EncoderClassifier(Classifier):
         self.head.save(folder / "head.safetensors")
         parts: dict[str, Any] = {"embedding_weight": self.embedding_weight, "uses_tfidf": self.vectorizer is not None}
         if self.vote is not None:
-            self.vote.save(folder / NEIGHBOURS_FILE)
-            parts["neighbours"] = {
-                "file": NEIGHBOURS_FILE,
-                "k": self.vote.k,
-                "sharpness": self.vote.sharpness,
-                "weight": self.vote_weight,
-            }
-            parts["temperature"] = self.temperature
+            parts.update(neighbours=self.vote.save_record(folder, self.vote_weight), temperature=self.temperature)
         return {**parts, **self._save_encoder(folder)}
 
     @classmethod
@@ -206,9 +191,8 @@ class EncoderClassifier(Classifier):
     def _load_parts(cls, folder: Path, spec: dict[str, Any], threads: int, encoder_backend: str) -> EncoderClassifier:
         encoder = load_model_encoder(folder, spec, lambda: cls._encoder_path(folder, spec), threads, encoder_backend)
         vectorizer = load_skops(folder / "tfidf.skops") if spec.get("uses_tfidf") else None
-        vote, record = None, spec.get("neighbours")
-        if record is not None:
-            vote = NeighbourVote.load(folder / record["file"], len(spec["labels"]), record["k"], record["sharpness"])
+        record = spec.get("neighbours")
+        vote = NeighbourVote.from_record(folder, record, len(spec["labels"])) if record else None
         return cls(
             spec["labels"],
             LinearHead.load(folder / "head.safetensors"),
@@ -241,18 +225,6 @@ class FinetunedClassifier(EncoderClassifier):
     @classmethod
     def _encoder_path(cls, folder: Path, spec: dict[str, Any]) -> Path:
         return folder / "encoder"
-
-
-def feature_blocks(vectorizer, texts: Sequence[str], embeddings: np.ndarray, weight: float) -> list:
-    """The feature columns in order: sparse tf-idf (with a vectorizer), then weighted dense embeddings."""
-    dense = np.asarray(embeddings, dtype=np.float32) * weight
-    return [dense] if vectorizer is None else [vectorizer.transform(list(texts)), dense]
-
-
-def combine_features(vectorizer, texts: Sequence[str], embeddings: np.ndarray, weight: float):
-    """The blocks as one matrix, for fitting (prediction applies the head block by block: no copy)."""
-    blocks = feature_blocks(vectorizer, texts, embeddings, weight)
-    return blocks[0] if len(blocks) == 1 else sp.hstack([blocks[0], sp.csr_matrix(blocks[1])], format="csr")
 
 
 class CascadeClassifier(Classifier):

