@@ -78,9 +78,7 @@ def validation_proba(classifier: Classifier, texts: list[str], embeddings: Embed
     return classifier.predict_proba(texts)
 
 
-def package(
-    classifier: Classifier, data: PipelineData, params: Params, root: Path, saved: Path | None = None
-) -> Path:
+def package(classifier: Classifier, data: PipelineData, params: Params, root: Path, saved: Path | None = None) -> Path:
     """A registered-style package under ``root``: model files, serving.json (review threshold), reference.csv,
     checksums. Returns its folder (named as the registry expects inside a version's artifact). ``saved``: the
     classifier's files as already written (a registered cascade's ``slow/``), copied instead of saved again (a
