@@ -31,6 +31,7 @@ from ticketops.modeling.finetune import finetune_top_layers
 from ticketops.modeling.heldout import out_of_fold_logits
 from ticketops.modeling.linear import LinearHead, fit_temperature, softmax
 from ticketops.modeling.neighbours import NeighbourVote
+from ticketops.modeling.predictor import top1
 from ticketops.modeling.routing import cascade_threshold
 from ticketops.modeling.tfidf import build_vectorizer
 
@@ -165,15 +166,9 @@ def _calibrated(head_kind: str, model: EncoderClassifier, logits: np.ndarray | N
 
 
 def _frame(tickets: Tickets, labels: Sequence[str], proba: np.ndarray) -> pd.DataFrame:
-    best = proba.argmax(axis=1)
-    return pd.DataFrame(
-        {
-            "text": tickets.texts,
-            "label": [labels[i] for i in tickets.y],
-            "predicted": [labels[i] for i in best],
-            "confidence": proba[np.arange(len(best)), best],
-        }
-    )
+    predicted, confidence = top1(labels, proba)
+    truth = [labels[i] for i in tickets.y]
+    return pd.DataFrame({"text": tickets.texts, "label": truth, "predicted": predicted, "confidence": confidence})
 
 
 def fit_model(
