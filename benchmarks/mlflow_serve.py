@@ -53,7 +53,7 @@ def mlflow_answered(url: str, body: str) -> None:
 def serve_and_load(model_uri: str, texts: list[str], args: argparse.Namespace, work: Path) -> dict:
     """``mlflow models serve`` on ``model_uri`` (the benchmark's MLflow store, from the environment), then wrk
     at maximum load and with one connection; errors and non-2xx answers are counted, never hidden."""
-    from serve import run_wrk
+    from serve import run_wrk, single_ticket
 
     bodies = work / "mlflow-bodies.jsonl"
     bodies.write_text("".join(json.dumps({"dataframe_records": [{"text": t}]}) + "\n" for t in texts))
@@ -99,7 +99,7 @@ def serve_and_load(model_uri: str, texts: list[str], args: argparse.Namespace, w
             f"{full['cpu_seconds_per_1k_tickets']} CPU-s per 1,000 tickets",
             flush=True,
         )
-        single = run_wrk(url, bodies, "", 1, max(5.0, args.duration / 3), pid, path=PATH)
+        single = single_ticket(url, bodies, "", max(5.0, args.duration / 3), pid, path=PATH)
         print(f"  mlflow models serve, single ticket: p50 {single['latency_ms']['p50']} ms", flush=True)
     finally:
         server.stop()

@@ -17,7 +17,8 @@ Phases per model, one after the other so they never compete for the CPU:
    first pass over the whole test split gives the model's accuracy (and, for a cascade, tickets per stage);
 2. ``ticketops serve`` (a real ``bentoml serve``) with auth on; ``wrk`` with a Lua script sends one-ticket
    requests over the varied test tickets from many connections (closed loop): maximum HTTP throughput;
-3. one connection, one request at a time: single-ticket latency;
+3. one connection, one request at a time: single-ticket latency, every request timed by benchmarks/one_connection.py
+   (wrk's figure, which adds coordinated-omission phantoms, is kept beside it);
 4. the same as 2 at about half the maximum rate (per-connection exponential think time): p50/p99 latency;
 5. the same registered model behind ``mlflow models serve`` (benchmarks/mlflow_serve.py; ``--no-mlflow-serve``
    skips it): maximum load and one connection with the same wrk script and tickets, side by side.
@@ -53,6 +54,7 @@ import mlflow_serve
 import numpy as np
 import psutil
 from benchmarking import tree_cpu_seconds, write_report
+from one_connection import one_connection
 
 from ticketops.config import Params, load_params
 from ticketops.fileio import read_csv
@@ -211,6 +213,17 @@ def run_wrk(
     }
 
 
+def single_ticket(url: str, bodies: Path, token: str, seconds: float, server_pid: int, path: str = "/classify") -> dict:
+    """One connection, one request at a time, every request timed (benchmarks/one_connection.py); wrk's own
+    figure for the same phase is kept beside it under ``wrk_co_corrected`` (see that module for why they differ)."""
+    with CpuShare([server_pid]) as cpu:
+        single = one_connection(url, bodies, token, seconds, path)
+    single["cpu"] = cpu.result
+    wrk = run_wrk(url, bodies, token, 1, seconds, server_pid, path=path)
+    single["wrk_co_corrected"] = {k: wrk[k] for k in ("requests", "errors", "requests_per_s", "latency_ms")}
+    return single
+
+
 def server_stats(url: str) -> dict:
     """What the server itself counted (its /metrics): model calls and tickets through the batcher, tickets per
     stage, and for a cascade the sliding slow-stage share next to its level on the reference sample."""
@@ -313,9 +326,13 @@ def serve_and_load(model_uri: str, texts: list[str], args: argparse.Namespace, w
         if full["requests_per_s"] <= 0:
             raise RuntimeError(f"no request answered at maximum load: {full}")
 
-        single = run_wrk(url, bodies, token, 1, max(5.0, args.duration / 3), pid)
+        single = single_ticket(url, bodies, token, max(5.0, args.duration / 3), pid)
         wait_drained(url)
-        print(f"  single ticket: p50 {single['latency_ms']['p50']} ms", flush=True)
+        print(
+            f"  single ticket: p50 {single['latency_ms']['p50']} ms, p99 {single['latency_ms']['p99']} ms "
+            f"(wrk's corrected p50 {single['wrk_co_corrected']['latency_ms']['p50']} ms)",
+            flush=True,
+        )
 
         # Half load: each connection waits an exponential think time between requests (about Poisson arrivals).
         # Think times stay under ~1 s so idle keep-alive connections are not closed by the server meanwhile.
