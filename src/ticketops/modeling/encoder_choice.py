@@ -3,8 +3,10 @@
 ``auto`` (the default everywhere: service, ``ticketops predict``, evaluate, monitor) opens the model's ONNX
 graph after checking its SHA-256; an artifact trained before graphs were exported has none, and is encoded
 with torch (sentence-transformers), with a log line saying so. On a CPU with native bf16, ``auto`` also times
-torch in bf16 against ONNX Runtime fp32 and keeps the faster (modeling/bf16.py). ``onnx`` insists on the
-graph; ``torch`` ignores it (``TICKETOPS_ENCODER_BACKEND``, for comparisons and as an escape hatch).
+torch in bf16 against ONNX Runtime fp32 on calls of 1 to 16 texts and keeps the faster, or both: small
+calls (a lone ticket) to ONNX Runtime, larger ones to bf16, when each wins at its end (modeling/bf16.py).
+``onnx`` insists on the graph; ``torch`` ignores it (``TICKETOPS_ENCODER_BACKEND``, for comparisons and as an
+escape hatch).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def load_model_encoder(
 
 
 def _faster_of_bf16_and_onnx(onnx_encoder, torch_path: Callable[[], Path], threads: int, flags: list[str]):
-    from ticketops.modeling.bf16 import TorchBf16Encoder, fastest
+    from ticketops.modeling.bf16 import TorchBf16Encoder, by_call_size
     from ticketops.modeling.encoder_sources import EncoderUnavailable
 
     try:
@@ -72,11 +74,11 @@ def _faster_of_bf16_and_onnx(onnx_encoder, torch_path: Callable[[], Path], threa
         logger.info("CPU has %s but bf16 needs the torch weights (%s): encoding with ONNX Runtime fp32", flags, exc)
         return onnx_encoder
     torch_bf16 = TorchBf16Encoder(load_encoder(weights, threads=threads))
-    chosen, seconds = fastest([onnx_encoder, torch_bf16])
+    chosen, seconds = by_call_size(onnx_encoder, torch_bf16)
     logger.info(
-        "CPU has %s: calibration seconds %s; encoding with %s",
+        "CPU has %s: calibration seconds per call size %s; encoding with %s",
         "+".join(flags),
-        {name: round(s, 4) for name, s in seconds.items()},
+        {size: {name: round(s, 4) for name, s in row.items()} for size, row in seconds.items()},
         chosen.backend,
     )
     return chosen

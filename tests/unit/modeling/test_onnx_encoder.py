@@ -19,7 +19,7 @@ from tests.helpers.service import TOKEN, runtime, service_client
 from tests.helpers.tiny_model import build_package, tiny_frame
 from ticketops.fileio import read_csv, read_json, write_csv, write_json
 from ticketops.modeling.artifacts import ChecksumMismatch
-from ticketops.modeling.bf16 import TorchBf16Encoder, cpu_bf16_flags, fastest
+from ticketops.modeling.bf16 import SizeRoutedEncoder, TorchBf16Encoder, by_call_size, cpu_bf16_flags
 from ticketops.modeling.classifiers import FinetunedClassifier, load_classifier
 from ticketops.modeling.encoder import encode
 from ticketops.modeling.encoder_choice import NoGraph
@@ -223,21 +223,73 @@ def test_bf16_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
     assert cpu_bf16_flags(tmp_path / "absent") == []
 
 
-def test_the_faster_of_torch_bf16_and_onnx_is_kept(onnx_encoder, torch_encoder) -> None:
+def test_torch_bf16_and_onnx_are_timed_per_call_size(onnx_encoder, torch_encoder) -> None:
     bf16 = TorchBf16Encoder(torch_encoder)
     texts = ["card?", "where is my new card"]
     rows = bf16.encode(texts)
     assert rows.dtype == np.float32 and cosines(rows, encode(torch_encoder, texts)).min() >= 0.99
-    chosen, seconds = fastest([onnx_encoder, bf16], texts, rounds=1)
-    assert set(seconds) == {"onnx", "torch-bf16"} and seconds[chosen.backend] == min(seconds.values())
+    chosen, seconds = by_call_size(onnx_encoder, bf16, sizes=(1, 4), rounds=1)
+    assert set(seconds) == {1, 4} and all(set(row) == {"onnx", "torch-bf16"} for row in seconds.values())
+    assert cosines(chosen.encode(texts), rows).min() >= 0.99
 
 
-def test_auto_on_a_cpu_with_bf16_times_both_and_keeps_the_faster(package: Path, monkeypatch, caplog) -> None:
+class FakeClock:
+    """A clock that only the fake encoders move: the timings, and so the choice, are exact on a busy machine."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TimedEncoder:
+    """An encoder whose call costs ``fixed + per_text * n`` seconds on the fake clock."""
+
+    dimension = 2
+
+    def __init__(self, backend: str, clock: FakeClock, fixed: float, per_text: float):
+        self.backend, self.clock, self.fixed, self.per_text = backend, clock, fixed, per_text
+        self.calls: list[int] = []
+
+    def encode(self, texts, batch_size=64):
+        self.calls.append(len(texts))
+        self.clock.now += self.fixed + self.per_text * len(texts)
+        return np.zeros((len(texts), 2), dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("onnx_cost", "bf16_cost", "expected"),
+    [
+        ((0.002, 0.003), (0.008, 0.001), "routed at 2"),  # ONNX wins on 1-2 texts, bf16 from 4 on
+        ((0.001, 0.001), (0.008, 0.002), "onnx"),  # ONNX wins everywhere
+        ((0.009, 0.003), (0.001, 0.001), "torch-bf16"),  # bf16 wins everywhere
+    ],
+)
+def test_small_calls_go_to_the_runtime_that_wins_them(monkeypatch, onnx_cost, bf16_cost, expected) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("ticketops.modeling.bf16.time.perf_counter", clock)
+    onnx = TimedEncoder("onnx", clock, *onnx_cost)
+    bf16 = TimedEncoder("torch-bf16", clock, *bf16_cost)
+    chosen, seconds = by_call_size(onnx, bf16, rounds=2)
+    assert seconds[1]["onnx"] == pytest.approx(sum(onnx_cost))
+    if expected != "routed at 2":
+        assert chosen is (onnx if expected == "onnx" else bf16)
+        return
+    assert isinstance(chosen, SizeRoutedEncoder) and chosen.cutoff == 2
+    onnx.calls.clear(), bf16.calls.clear()
+    for n in (1, 2, 3, 64):
+        chosen.encode(["text"] * n)
+    assert onnx.calls == [1, 2] and bf16.calls == [3, 64]
+    assert chosen.describe()["backend"] == "onnx (<= 2 texts) + torch-bf16"
+
+
+def test_auto_on_a_bf16_cpu_keeps_the_faster_per_call_size(package: Path, monkeypatch, caplog) -> None:
     """The branch that AMX machines take (tests/conftest.py hides the real flags from every other test)."""
     monkeypatch.setattr("ticketops.modeling.bf16.cpu_bf16_flags", lambda *_args, **_kwargs: ["amx_bf16"])
     with caplog.at_level(logging.INFO, logger="ticketops.modeling"):
         classifier = load_classifier(package, threads=1)
-    assert isinstance(classifier.encoder, OnnxEncoder | TorchBf16Encoder)
+    assert isinstance(classifier.encoder, OnnxEncoder | TorchBf16Encoder | SizeRoutedEncoder)
     assert f"encoding with {classifier.encoder.backend}" in caplog.text and "calibration seconds" in caplog.text
     with caplog.at_level(logging.INFO, logger="ticketops.modeling"):
         assert isinstance(load_classifier(package, threads=1, encoder_backend="onnx").encoder, OnnxEncoder)
