@@ -1,9 +1,12 @@
 """Batch prediction over a stream of tables: texts sorted by length, model calls of a fixed size, order restored.
 
-An encoder pads every mini-batch to its longest text. Tickets in file order mix 5-token and 60-token texts
-in one call, so most of the encoder's work is padding; sorted by length, neighbours are alike and each call
-pads almost nothing. Chunks of rows come and go one at a time (the reader and writer stream them), the next
-chunk is read on a second thread while the model works on this one, and ``on_progress`` hears every call.
+An encoder pads every mini-batch to its longest text. Tickets in file order mix 5-token and 60-token texts in one
+call, so most of the encoder's work is padding; sorted by length, neighbours are alike and each call pads almost
+nothing. A cascade is scored in two passes: its fast stage on the whole chunk at once, then its slow stage on the
+tickets the fast one was unsure of, in length order, ``batch_size`` of them a call: every slow call is full (not
+the quarter of a call of all tickets that the slow stage would otherwise get). Chunks of rows come and go one at a
+time (the reader and writer stream them), the next chunk is read on a second thread while the model works on this
+one, and ``on_progress`` hears every call.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from ticketops.modeling.classifiers import CascadeClassifier
 from ticketops.modeling.predictor import Predictor
 
 OUTPUT_COLUMNS = ("label", "confidence", "needs_review")
@@ -37,21 +41,43 @@ def score_sorted(
     Empty or whitespace-only texts are not scored: no label, confidence 0, sent to review.
     """
     n = len(texts)
+    progress = on_progress or (lambda _n: None)
     labels = np.full(n, "", dtype=object)
     confidence = np.zeros(n)
     review = np.ones(n, dtype=bool)
     has_text = np.fromiter((bool(t.strip()) for t in texts), dtype=bool, count=n)
     rows = np.flatnonzero(has_text)
-    rows = rows[length_order([texts[i] for i in rows])]
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
-        scored = predictor.score([texts[i] for i in batch])
-        labels[batch], confidence[batch], review[batch] = scored.labels, scored.confidence, scored.needs_review
-        if on_progress is not None:
-            on_progress(len(batch))
-    if on_progress is not None and len(rows) < n:
-        on_progress(n - len(rows))
+    cascade = getattr(predictor, "classifier", None)
+    if isinstance(cascade, CascadeClassifier) and len(rows):
+        scored = predictor.decide(cascade_proba(cascade, [texts[i] for i in rows], batch_size, progress))
+        labels[rows], confidence[rows], review[rows] = scored.labels, scored.confidence, scored.needs_review
+    else:
+        rows = rows[length_order([texts[i] for i in rows])]
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            scored = predictor.score([texts[i] for i in batch])
+            labels[batch], confidence[batch], review[batch] = scored.labels, scored.confidence, scored.needs_review
+            progress(len(batch))
+    if len(rows) < n:
+        progress(n - len(rows))
     return labels, confidence, review
+
+
+def cascade_proba(
+    cascade: CascadeClassifier, texts: Sequence[str], batch_size: int, on_progress: ProgressCallback
+) -> np.ndarray:
+    """The cascade's probabilities (as ``cascade.predict_proba``): the fast stage on all ``texts`` in one call,
+    then the slow stage on the unsure ones in length order, ``batch_size`` a call; progress per call."""
+    proba = cascade.fast.predict_proba(texts)
+    answered = cascade.route(proba)
+    on_progress(int(answered.sum()))
+    unsure = np.flatnonzero(~answered)
+    unsure = unsure[length_order([texts[i] for i in unsure])]
+    for start in range(0, len(unsure), batch_size):
+        rows = unsure[start : start + batch_size]
+        proba[rows] = cascade.slow.predict_proba([texts[i] for i in rows])
+        on_progress(len(rows))
+    return proba
 
 
 def predict_chunk(

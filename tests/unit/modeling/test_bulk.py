@@ -104,3 +104,25 @@ def test_encoder_mini_batches_in_length_order_give_the_same_answers(tmp_path) ->
     _, confidence, _ = score_sorted(hybrid, texts, batch_size=16)
     one_by_one = np.array([hybrid.score([t]).confidence[0] for t in texts])
     np.testing.assert_allclose(confidence, one_by_one, atol=1e-5)
+
+
+def test_a_cascade_fills_its_slow_calls_with_unsure_tickets_only(tmp_path, monkeypatch) -> None:
+    """Fast stage on the whole chunk, slow stage on the unsure tickets only, full calls in length order; the
+    answers are the cascade's own (``Predictor.score``)."""
+    cascade = Predictor.from_folder(build_package(tmp_path, family="cascade", fast_share=0.5), threads=1)
+    texts = tiny_frame()["text"].tolist()
+    direct = cascade.score(texts)
+    slow_calls: list[list[str]] = []
+    slow = cascade.classifier.slow
+    original = slow.predict_proba
+    monkeypatch.setattr(slow, "predict_proba", lambda batch: slow_calls.append(list(batch)) or original(batch))
+    seen: list[int] = []
+    labels, confidence, review = score_sorted(cascade, texts, batch_size=8, on_progress=seen.append)
+    unsure = int((~cascade.classifier.route(cascade.classifier.fast.predict_proba(texts))).sum())
+    assert 0 < unsure < len(texts)
+    assert [len(call) for call in slow_calls] == [8] * (unsure // 8) + ([unsure % 8] if unsure % 8 else [])
+    lengths = [len(t) for call in slow_calls for t in call]
+    assert lengths == sorted(lengths)
+    assert labels.tolist() == direct.labels and review.tolist() == direct.needs_review.tolist()
+    np.testing.assert_allclose(confidence, direct.confidence, rtol=1e-5)
+    assert seen[0] == len(texts) - unsure and sum(seen) == len(texts)
