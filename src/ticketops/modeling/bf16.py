@@ -84,8 +84,9 @@ class SizeRoutedEncoder(TextEncoder):
 
     On this project's AMD EPYC (AVX-512 BF16, no AMX) ONNX Runtime fp32 encodes one ticket in ~22 ms and torch
     bf16 in ~36 ms, while on batches of 8-16 bf16 is ~1.5x faster: one runtime is wrong for either the lone
-    ticket of a quiet service or the batches of a busy one. Both give the same vectors to ~1e-4 (cosine
-    >= 0.9999), so a ticket's label does not depend on which one it met.
+    ticket of a quiet service or the batches of a busy one. Their vectors agree to a cosine of >= 0.9999, so
+    only near ties can change label with the runtime a ticket met. Both runtimes' weights stay in memory (~0.9 GB
+    for mpnet); ``TICKETOPS_ENCODER_BACKEND=onnx`` keeps one where memory is short.
     """
 
     def __init__(self, small: TextEncoder, large: TextEncoder, cutoff: int):
@@ -117,13 +118,13 @@ def by_call_size(
     seconds = {
         size: {e.backend: best_time(e, texts[:size], 16, rounds) for e in (onnx, bf16)} for size in sorted(sizes)
     }
-    onnx_wins = [size for size in sorted(sizes) if seconds[size][onnx.backend] <= seconds[size][bf16.backend]]
-    largest = max(sizes)
-    if largest in onnx_wins:  # bf16 does not pay even on the largest call
+    sizes = sorted(sizes)
+    onnx_faster = [seconds[size][onnx.backend] <= seconds[size][bf16.backend] for size in sizes]
+    if onnx_faster[-1]:  # bf16 does not pay even on the largest call
         return onnx, seconds
-    leading = 0
-    while leading < len(onnx_wins) and onnx_wins[leading] == sorted(sizes)[leading]:
-        leading += 1
-    if leading == 0:
-        return bf16, seconds
-    return SizeRoutedEncoder(onnx, bf16, cutoff=sorted(sizes)[leading - 1]), seconds
+    cutoff = 0
+    for size, faster in zip(sizes, onnx_faster, strict=True):
+        if not faster:
+            break
+        cutoff = size
+    return (SizeRoutedEncoder(onnx, bf16, cutoff) if cutoff else bf16), seconds
