@@ -7,9 +7,11 @@ starts and stops real servers the same way.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,11 +23,45 @@ class ProcessFailed(RuntimeError):
     """A managed process exited or never became healthy; the message carries the tail of its log."""
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+FIRST_PORT = 10_000  # below: well-known and registered services' ports
+_handed_out: set[int] = set()
+_handing_out = threading.Lock()
+
+
+def ephemeral_floor(source: Path = EPHEMERAL_RANGE) -> int:
+    """The lowest port the kernel hands out for ``bind(0)`` and outgoing connections (32768 on Linux by default)."""
+    try:
+        return int(source.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on loopback that nothing listens on right now, and that no one else is about to take.
+
+    Not ``bind(0)``: that gives a port from the ephemeral range, where the kernel also draws every outgoing
+    connection's source port and every other process's ``bind(0)``; between this call and the child's own bind,
+    any of them could take it (seen: a ``bentoml serve`` of the test suite failing with "Address already in use"
+    beside a running demo). A random port between 10000 and the ephemeral range is only ever taken by a server
+    that names it, and this process never hands the same one out twice.
+    """
+    floor = ephemeral_floor()
+    chooser = random.SystemRandom()
+    with _handing_out:
+        for _ in range(1000):
+            wanted = chooser.randrange(FIRST_PORT, floor) if floor > FIRST_PORT + 1000 else 0
+            if wanted in _handed_out:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", wanted))
+                except OSError:  # in use (or in TIME_WAIT): try another
+                    continue
+                port = sock.getsockname()[1]
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free TCP port found on 127.0.0.1")
 
 
 class ManagedProcess:
