@@ -28,7 +28,7 @@ from ticketops.demo.stack import (
 )
 from ticketops.demo.timeline import record as record_timeline
 from ticketops.demo.workspace import create_workspace, dvc_executable, enter_workspace, git_commit
-from ticketops.processes import wait_for_work, wait_until
+from ticketops.processes import pid_alive, wait_for_work, wait_until
 from ticketops.registry.ref import ModelRef
 from ticketops.settings import MODEL_NAME
 from ticketops.simulation.traffic import TrafficGenerator
@@ -48,6 +48,7 @@ class Demo:
         self.traffic: TrafficGenerator | None = None
         self.stack = None
         self.trigger = None
+        self.monitor_pid: int | None = None
         self.retrain_summary: dict | None = None
         self.steady_failed = 0
         self.started = time.monotonic()
@@ -129,7 +130,7 @@ class Demo:
         stack.write_targets()
         save_split(stack.split_path, Split(stable=stable.url))
         stack.start_splitter(stable.url)
-        start_monitor(stack, self.ports["monitor"], interval_s=10, window=300)
+        self.monitor_pid = start_monitor(stack, self.ports["monitor"], interval_s=10, window=300).pid
         start_dashboard(stack, self.ports["dashboard"])
         start_mlflow_ui(stack, self.ports["mlflow"], os.environ["MLFLOW_TRACKING_URI"])
         self.result.links = {
@@ -185,6 +186,11 @@ class Demo:
         )
 
     def next_verdict(self, after: float) -> dict:
+        """The monitor's first verdict checked after ``after``, waited for as long as the monitor runs.
+
+        Its first check loads the served model and scores the reference tickets with it: seconds on a quiet
+        machine, minutes beside a CPU hog (a fixed 90 s failed a hogged demo whose monitor was 13 s from its
+        verdict). A monitor that died fails at once, one that hangs after 15 minutes."""
         url = self.result.links["monitor"]
 
         def fresh():
@@ -194,7 +200,10 @@ class Demo:
                 return None
             return verdict if verdict.get("checked_at", 0) >= after else None
 
-        return wait_until("a fresh monitor verdict", fresh, timeout=90)
+        def monitor_running() -> bool:
+            return self.monitor_pid is not None and pid_alive(self.monitor_pid)
+
+        return wait_for_work("the monitor's next check", monitor_running, fresh, self.log, cap_s=900, every=2.0)
 
     def drift(self) -> None:
         self.phase(5, "a product launch: 30% of tickets are about virtual cards, intents the model never saw")
