@@ -120,9 +120,13 @@ class LocalStack:
             self._save_records(records)
 
     def start_service(
-        self, name: str, model_uri: str, version: str, track: str, timeout: float = 180.0
+        self, name: str, model_uri: str, version: str, track: str, timeout: float = 600.0
     ) -> ProcessRecord:
-        """``ticketops serve`` on a free port, ready only once its model is verified and loaded."""
+        """``ticketops serve`` on a free port, ready only once its model is verified and loaded.
+
+        A process that exits fails at once (``wait_http``); ``timeout`` only bounds a load that hangs. An mpnet
+        cascade loads, calibrates its encoder runtimes and checks its fast stage in ~20 s on a quiet machine and
+        several times that beside a CPU hog, so the bound is generous."""
         port = free_port()
         command = [sys.executable, "-m", "ticketops", "serve", "--model-uri", model_uri, "--port", str(port)]
         self.env["TICKETOPS_TRACK"] = track
