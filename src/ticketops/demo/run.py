@@ -186,11 +186,8 @@ class Demo:
         )
 
     def next_verdict(self, after: float) -> dict:
-        """The monitor's first verdict checked after ``after``, waited for as long as the monitor runs.
-
-        Its first check loads the served model and scores the reference tickets with it: seconds on a quiet
-        machine, minutes beside a CPU hog (a fixed 90 s failed a hogged demo whose monitor was 13 s from its
-        verdict). A monitor that died fails at once, one that hangs after 15 minutes."""
+        """The monitor's first verdict checked after ``after``, waited for while the monitor runs: its first check
+        loads mpnet and scores the reference, minutes beside a CPU hog (a fixed 90 s failed a hogged demo)."""
         url = self.result.links["monitor"]
 
         def fresh():
