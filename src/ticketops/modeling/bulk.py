@@ -66,17 +66,22 @@ def score_sorted(
 def cascade_proba(
     cascade: CascadeClassifier, texts: Sequence[str], batch_size: int, on_progress: ProgressCallback
 ) -> np.ndarray:
-    """The cascade's probabilities (as ``cascade.predict_proba``): the fast stage on all ``texts`` in one call,
-    then the slow stage on the unsure ones in length order, ``batch_size`` a call; progress per call."""
-    proba = cascade.fast.predict_proba(texts)
-    answered = cascade.route(proba)
-    on_progress(int(answered.sum()))
-    unsure = np.flatnonzero(~answered)
-    unsure = unsure[length_order([texts[i] for i in unsure])]
-    for start in range(0, len(unsure), batch_size):
-        rows = unsure[start : start + batch_size]
-        proba[rows] = cascade.slow.predict_proba([texts[i] for i in rows])
-        on_progress(len(rows))
+    """The cascade's probabilities (its own routing, ``predict_proba_with_stage``): the fast stage on all
+    ``texts`` in one call, then the slow stage on the unsure ones in length order, ``batch_size`` a call."""
+
+    def slow_in_length_order(unsure: list[str]) -> np.ndarray:
+        on_progress(len(texts) - len(unsure))  # the fast stage's answers
+        proba = np.zeros((len(unsure), len(cascade.labels)))
+        order = length_order(unsure)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            proba[rows] = cascade.slow.predict_proba([unsure[i] for i in rows])
+            on_progress(len(rows))
+        return proba
+
+    proba, answered = cascade.predict_proba_with_stage(texts, slow_in_length_order)
+    if answered.all():
+        on_progress(len(texts))
     return proba
 
 

@@ -8,7 +8,7 @@ safetensors for weights, an ONNX graph (operators only, no custom ops) for the e
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -246,13 +246,16 @@ class CascadeClassifier(Classifier):
         """True where the fast stage's answer stands."""
         return fast_proba.max(axis=1) >= self.threshold
 
-    def predict_proba_with_stage(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities and, per ticket, whether the fast stage answered it."""
+    def predict_proba_with_stage(
+        self, texts: Sequence[str], slow_proba: Callable[[list[str]], np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and, per ticket, whether the fast stage answered it. ``slow_proba`` runs the slow stage
+        on the unsure tickets (default: one call of ``slow.predict_proba``; ``ticketops predict`` batches it)."""
         proba = self.fast.predict_proba(texts)
         answered = self.route(proba)
         unsure = np.flatnonzero(~answered)
         if len(unsure):
-            proba[unsure] = self.slow.predict_proba([texts[i] for i in unsure])
+            proba[unsure] = (slow_proba or self.slow.predict_proba)([texts[i] for i in unsure])
         return proba, answered
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
