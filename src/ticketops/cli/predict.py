@@ -122,4 +122,5 @@ def predict(
         f"{tally.rows} tickets → {output} with {model.name or model_uri} v{model.version}; "
         f"needs_review {review_rate:.1%}",
         highlight=False,
+        soft_wrap=True,  # a path is never broken across lines, whatever the terminal's width
     )
