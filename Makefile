@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # started, so two workers on two cores cut the run from ~710 s to ~450 s. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: install system-packages test test-all demo pipeline bench bento lint format clean
+.PHONY: install system-packages test test-all screenshots demo pipeline bench bento lint format clean
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ test: install
 # Everything, the slow end-to-end tests included (not run in CI).
 test-all: install
 	$(BIN)/pytest -m "" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The README's pictures of the dashboard and the review page, taken by their browser tests (a plain test run keeps
+# its screenshots in pytest's temporary folders and leaves the working tree alone).
+screenshots: install
+	TICKETOPS_SCREENSHOTS=docs/img $(BIN)/pytest tests/integration/test_dashboard_browser.py tests/integration/test_review_page.py
 
 demo: install
 	$(BIN)/ticketops demo $(DEMO_ARGS)

@@ -2,7 +2,7 @@
 
 Six monitor windows (steady, then a surge, then new intents; versions 3 then 4) are checked with the real drift
 check and stored in a fresh workspace; the browser opens the project's dashboard, waits for every panel title
-and for the plots to draw, and saves docs/img/dashboard.png (linked from the README).
+and for the plots to draw, and saves a screenshot (`make screenshots`: docs/img/dashboard.png, in the README).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.drift_model import shared_drift_model, shared_reference
+from tests.helpers.screenshots import screenshot_path
 from ticketops.config import load_params
 from ticketops.monitoring.check import check_drift
 from ticketops.monitoring.dashboard import PANEL_TITLES, add_window, ensure_project, open_workspace
@@ -27,8 +28,6 @@ from ticketops.processes import ManagedProcess, free_port
 from ticketops.simulation.scenarios import scenario_window
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WINDOWS = [("steady", "3"), ("steady", "3"), ("steady", "4"), ("surge", "4"), ("surge", "4"), ("new-intent", "4")]
 
@@ -108,11 +107,11 @@ def test_dashboard_renders_every_panel(tmp_path):
         body = driver.find_element(By.TAG_NAME, "body").text
         assert "ticket-classifier" in body
         time.sleep(1.0)  # let the last plots finish their transition before the picture
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        screenshot = screenshot_path("dashboard.png", tmp_path)
         height = driver.execute_script("return document.documentElement.scrollHeight") + 150
         driver.set_window_size(1600, max(1200, min(int(height) + 100, 4000)))
-        assert driver.save_screenshot(str(SCREENSHOT))
-        assert SCREENSHOT.stat().st_size > 20_000
+        assert driver.save_screenshot(str(screenshot))
+        assert screenshot.stat().st_size > 20_000
     finally:
         if driver is not None:
             driver.quit()

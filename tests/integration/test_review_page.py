@@ -4,10 +4,10 @@ demo's simulated people on the same live service.
 The real service (BentoML's ASGI app on uvicorn, a tiny registered model, a users file with roles) serves the
 page; a client token is refused at sign-in, an agent labels two tickets with the keyboard (accept the model's
 label, then pick another) and sees the queue shrink and their count grow, and an admin sees the adjudication
-list and the audit trail. Saves docs/img/review.png (shown in the README). Then the demo's people (demo/humans.py)
-work the same service over HTTP: the admin adds a category, three agents with their own tokens label the
-queue (one slips, some tickets get a second opinion), the admin settles every disagreement, and the audit
-trail names each of them.
+list and the audit trail, and a screenshot is saved (`make screenshots`: docs/img/review.png, in the README).
+Then the demo's people (demo/humans.py) work the same service over HTTP: the admin adds a category, three agents
+with their own tokens label the queue (one slips, some tickets get a second opinion), the admin settles every
+disagreement, and the audit trail names each of them.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ import pandas as pd
 import pytest
 
 from tests.helpers.people import USERS, bearer, people_setup, write_users
+from tests.helpers.screenshots import screenshot_path
 from tests.helpers.service import live_service
 from tests.helpers.tiny_model import register_tiny_model, tiny_frame, tiny_labels, tiny_registry
 from ticketops.demo import humans
 
 pytestmark = pytest.mark.integration
 DEMO_PEOPLE: list[humans.People] = []  # set by the service fixture
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "img" / "review.png"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -66,7 +65,7 @@ def pending(url: str) -> int:
     return httpx.get(f"{url}/review?limit=1", headers=bearer("agent-1")).json()["pending"]
 
 
-def test_an_agent_works_the_queue_with_the_keyboard(service: str) -> None:
+def test_an_agent_works_the_queue_with_the_keyboard(service: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -117,8 +116,8 @@ def test_an_agent_works_the_queue_with_the_keyboard(service: str) -> None:
             expect(page.locator("#pending")).to_have_text(str(start - 2))
             expect(page.locator("#labelled-today")).to_have_text("2")
             expect(page.locator("#message")).to_contain_text(f"Labelled {other}")
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            screenshot = screenshot_path("review.png", tmp_path)
+            page.screenshot(path=str(screenshot), full_page=True)
 
             admin = browser.new_page(viewport={"width": 1400, "height": 900})
             admin.goto(f"{service}/ui")
@@ -133,7 +132,7 @@ def test_an_agent_works_the_queue_with_the_keyboard(service: str) -> None:
     events = httpx.get(f"{service}/audit?limit=10", headers=bearer("ops-admin")).json()["events"]
     given = {(e["target"], e["details"]["label"]) for e in events if e["actor"] == "agent-1"}
     assert given == {(f"ticket/{first}", flagged[0]["label"]), (f"ticket/{second}", other)}
-    assert SCREENSHOT.stat().st_size > 20_000
+    assert screenshot.stat().st_size > 20_000
 
 
 NEW = ["virtual_card_question"]
