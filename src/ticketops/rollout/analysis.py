@@ -11,6 +11,7 @@ it. Two phases are analysed:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -183,7 +184,9 @@ class CanaryAnalysis:
     # --- judging ---------------------------------------------------------------------------------
 
     def look(self, window_s: int, canary_version: str, stable_version: str) -> Look:
-        return Look(self, max(int(window_s), 1), canary_version, stable_version)
+        """The last ``window_s`` seconds up to this moment: every query of the look is evaluated at it."""
+        pinned = CanaryAnalysis(self.prom.at(time.time()), self.limits)
+        return Look(pinned, max(int(window_s), 1), canary_version, stable_version)
 
     def check(self, name: str, window_s: int, canary_version: str, stable_version: str) -> CheckResult:
         """One check alone on the last ``window_s`` seconds (Argo asks each AnalysisTemplate's metric apart).

@@ -6,6 +6,7 @@ and a missing measurement never promotes.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class PromQL:
         self.timeout = timeout
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        self.evaluation_time: float | None = None  # None: each query is evaluated when Prometheus receives it
 
     @property
     def http(self) -> httpx.Client:
@@ -46,10 +48,27 @@ class PromQL:
                 self._client.close()
                 self._client = None
 
+    def at(self, when: float) -> PromQL:
+        """This client (same connection pool) evaluating every query at ``when`` (Unix seconds).
+
+        Why: a look at a window is several queries, and "now" is when each reaches Prometheus. On a loaded machine
+        that can be seconds after the window was measured, which slides the window past the start of the traffic
+        it is meant to hold: a series counted halfway by a scrape during that traffic then looks old and only its
+        later growth counts (a canary as good as stable failed its paired-accuracy check so, beside a CPU hog).
+        """
+        _ = self.http  # the pool is made before the copy, so both share it
+        pinned = copy.copy(self)
+        pinned.evaluation_time = when
+        return pinned
+
     def query(self, expr: str) -> list[Sample]:
-        """Evaluate ``expr`` now; an instant vector (or scalar) as samples; NaN values are dropped."""
+        """Evaluate ``expr`` now (or at ``evaluation_time``); an instant vector (or scalar) as samples; NaN values
+        are dropped."""
+        params = {"query": expr}
+        if self.evaluation_time is not None:
+            params["time"] = f"{self.evaluation_time:.3f}"
         try:
-            response = self.http.get(f"{self.base_url}/api/v1/query", params={"query": expr})
+            response = self.http.get(f"{self.base_url}/api/v1/query", params=params)
         except httpx.HTTPError as exc:
             raise PrometheusUnavailable(f"Prometheus at {self.base_url} unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:
