@@ -29,9 +29,10 @@ $(STAMP): pyproject.toml requirements/encoders.txt scripts/install-system-packag
 test: install
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-# Everything, the slow end-to-end tests included (not run in CI).
+# Everything, the slow end-to-end tests included (not run in CI); one process: the whole-loop tests time their
+# phases and have only been run alone.
 test-all: install
-	$(BIN)/pytest -m "" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -m "" $(PYTEST_ARGS)
 
 # The README's pictures of the dashboard and the review page, taken by their browser tests (a plain test run keeps
 # its screenshots in pytest's temporary folders and leaves the working tree alone).
