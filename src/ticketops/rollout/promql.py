@@ -24,19 +24,15 @@ class Sample:
     value: float
 
 
-class PromQL:
-    """Queries over one kept-alive connection pool (a fresh ``httpx.get`` builds a TLS context each time, ~0.15 s:
-    most of a check's time). The pool is made on first use and may be shared between threads."""
+class _Pool:
+    """One kept-alive ``httpx.Client``, made on first use (again after ``close``), safe to share between threads."""
 
-    def __init__(self, base_url: str, timeout: float = 5.0):
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, timeout: float):
         self.timeout = timeout
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
-        self.evaluation_time: float | None = None  # None: each query is evaluated when Prometheus receives it
 
-    @property
-    def http(self) -> httpx.Client:
+    def client(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
                 self._client = httpx.Client(timeout=self.timeout)
@@ -48,6 +44,24 @@ class PromQL:
                 self._client.close()
                 self._client = None
 
+
+class PromQL:
+    """Queries over one kept-alive connection pool (a fresh ``httpx.get`` builds a TLS context each time, ~0.15 s:
+    most of a check's time). The pool is made on first use and may be shared between threads."""
+
+    def __init__(self, base_url: str, timeout: float = 5.0):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._pool = _Pool(timeout)  # shared with the copies ``at`` makes
+        self.evaluation_time: float | None = None  # None: each query is evaluated when Prometheus receives it
+
+    @property
+    def http(self) -> httpx.Client:
+        return self._pool.client()
+
+    def close(self) -> None:
+        self._pool.close()
+
     def at(self, when: float) -> PromQL:
         """This client (same connection pool) evaluating every query at ``when`` (Unix seconds).
 
@@ -56,7 +70,6 @@ class PromQL:
         it is meant to hold: a series counted halfway by a scrape during that traffic then looks old and only its
         later growth counts (a canary as good as stable failed its paired-accuracy check so, beside a CPU hog).
         """
-        _ = self.http  # the pool is made before the copy, so both share it
         pinned = copy.copy(self)
         pinned.evaluation_time = when
         return pinned

@@ -67,4 +67,6 @@ def test_a_plain_query_is_evaluated_when_it_arrives_and_a_pinned_copy_shares_the
         pinned.query("up")
         assert pinned.http is prom.http and prom.evaluation_time is None
         prom.close()
-    assert "time" not in asked[0] and asked[1]["time"] == ["1700000000.250"]
+        pinned.query("up")  # the shared pool is made again, not left closed under the copy
+        prom.close()
+    assert "time" not in asked[0] and asked[1]["time"] == asked[2]["time"] == ["1700000000.250"]
