@@ -104,6 +104,15 @@ def test_probes_and_metrics_are_public_and_report_the_model(client, registry) ->
     ]
 
 
+def test_the_loaded_model_is_out_of_the_cyclic_collectors_reach(client) -> None:
+    """A full collection must not walk the model's objects on every pass (it held the event loop ~0.2-0.5 s)."""
+    import gc
+
+    model = runtime().model
+    assert gc.get_freeze_count() > 0
+    assert all(obj is not model.scorer for obj in gc.get_objects())  # frozen objects are in no generation
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 
