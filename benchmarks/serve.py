@@ -467,6 +467,11 @@ def prepare_models(args: argparse.Namespace, root: Path, params: Params) -> dict
         slow = bench_models.package(classifier.slow, data, params, root / "slow", saved=saved)
         version = bench_models.register(slow, BENCH_MODEL, classifier.slow.family, "slow stage alone")
         models["slow_stage_alone"] = str(ModelRef.version_of(BENCH_MODEL, version))
+        if args.fast_stage:
+            saved = given / CascadeClassifier.FAST if args.model_uri else None
+            fast = bench_models.package(classifier.fast, data, params, root / "fast", saved=saved)
+            version = bench_models.register(fast, BENCH_MODEL, classifier.fast.family, "fast stage alone")
+            models["fast_stage_alone"] = str(ModelRef.version_of(BENCH_MODEL, version))
         print(f"  cascade threshold {classifier.threshold:.3f}; registered {models}", flush=True)
     return models
 
@@ -500,6 +505,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=128, help="wrk connections at maximum load")
     parser.add_argument("--half-connections", type=int, default=32, help="wrk connections at half load")
     parser.add_argument("--output-name", default="serve", help="reports/bench/<name>.json")
+    parser.add_argument(
+        "--fast-stage",
+        action="store_true",
+        help="also measure a cascade's tf-idf stage alone: the ceiling of the HTTP path with the cheapest model",
+    )
     parser.add_argument(
         "--mlflow-serve",
         action=argparse.BooleanOptionalAction,
