@@ -13,7 +13,6 @@ ticket, and only the tickets it is unsure of go through the batcher to the slow 
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import threading
 import time
@@ -22,6 +21,7 @@ from dataclasses import replace
 
 import anyio.to_thread
 
+from ticketops.longlived import freeze_long_lived
 from ticketops.modeling.predictor import set_encoder_batch_size
 from ticketops.schemas import ClassifyRequest, FeedbackRequest
 from ticketops.serving.auth import User
@@ -42,17 +42,6 @@ WARM_UP_TEXT = "I still have not received my new card, when will it arrive?"
 # microseconds); longer requests run it on a worker thread so they do not hold up every other request.
 FAST_INLINE_CHARS = 2000
 VERIFY_TEXTS = 200  # reference tickets the compiled fast stage is checked on at load
-
-
-def freeze_loaded_objects() -> None:
-    """Move every object alive now (libraries, model, vocabularies) out of the cyclic collector's reach.
-
-    The process holds ~400k long-lived objects after the load; each full collection walked them all and held
-    the event loop for ~0.2-0.5 s, which every request in flight waited for (the tail of the latency at
-    moderate load). Frozen objects are still freed by reference counting; only cycles among them would stay.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 class NotReady(RuntimeError):
@@ -165,7 +154,7 @@ class ServingRuntime:
             on_batch=lambda size, seconds: self.metrics.observe_batch(size, batch_stage, seconds),
         )
         self.model = model
-        freeze_loaded_objects()
+        freeze_long_lived()
         self.metrics.set_model(model.version, model.alias, model.data_md5, model.family)
         predictable = loaded.predictor.classifier.predictable_labels()
         self.metrics.declare_labels(model.version, predictable, (FAST, SLOW) if stages else (scorer.stage,))
