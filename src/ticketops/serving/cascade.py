@@ -9,6 +9,7 @@ stage, so the response contract and the prediction log do not change; each answe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from ticketops.serving.compiled_tfidf import CompiledTfidf
 from ticketops.serving.scoring import TicketScore, ticket_scores
 
 FAST, SLOW = CascadeClassifier.FAST, CascadeClassifier.SLOW
+VERIFY_TEXTS = 200  # reference tickets the compiled fast stage is checked on at load
+
+logger = logging.getLogger("ticketops.serving")
 
 
 def is_cascade(predictor: Predictor) -> bool:
@@ -75,3 +79,21 @@ class CascadeStages:
         if not texts:
             return None
         return sum(score is None for score in self.score_fast(texts)) / len(texts)
+
+
+def served_stages(
+    predictor: Predictor, folder: Path | None, warm_up_text: str
+) -> tuple[CascadeStages | None, float | None]:
+    """For a cascade: its stages, checked against the registered model, and its slow share on the reference."""
+    if not is_cascade(predictor):
+        return None, None
+    stages = CascadeStages(predictor)
+    reference = reference_texts(folder)
+    stages.verify([warm_up_text, *reference[:VERIFY_TEXTS]])
+    share = stages.slow_share(reference)
+    logger.info(
+        "cascade: fast stage in the request path (routing threshold %.3f), slow share on the reference %s",
+        stages.threshold,
+        "unknown (no reference sample)" if share is None else f"{share:.1%}",
+    )
+    return stages, share

@@ -21,13 +21,13 @@ from dataclasses import replace
 
 import anyio.to_thread
 
-from ticketops.longlived import freeze_long_lived
 from ticketops.modeling.predictor import set_encoder_batch_size
 from ticketops.schemas import ClassifyRequest, FeedbackRequest
 from ticketops.serving.auth import User
 from ticketops.serving.batching import MicroBatcher
-from ticketops.serving.cascade import FAST, SLOW, CascadeStages, is_cascade, reference_texts
+from ticketops.serving.cascade import FAST, SLOW, CascadeStages, served_stages
 from ticketops.serving.ids import IdHasher, deployment_key, new_ticket_id
+from ticketops.serving.longlived import freeze_long_lived
 from ticketops.serving.metrics import ServiceMetrics
 from ticketops.serving.prediction_log import LogRow, PredictionLog
 from ticketops.serving.redaction import redact, warm_up
@@ -41,7 +41,6 @@ WARM_UP_TEXT = "I still have not received my new card, when will it arrive?"
 # A cascade's fast stage runs on the event loop for requests up to this many characters (a few hundred
 # microseconds); longer requests run it on a worker thread so they do not hold up every other request.
 FAST_INLINE_CHARS = 2000
-VERIFY_TEXTS = 200  # reference tickets the compiled fast stage is checked on at load
 
 
 class NotReady(RuntimeError):
@@ -131,7 +130,7 @@ class ServingRuntime:
                 self.humans.record_forced_load(loaded, self.settings.track)
             set_encoder_batch_size(loaded.predictor, self.settings.encoder_batch_size)
             scorer = Scorer(loaded.predictor)
-            stages, reference_share = self._cascade_stages(loaded)
+            stages, reference_share = served_stages(loaded.predictor, loaded.folder, WARM_UP_TEXT)
             batch_fn, batch_stage = (stages.score_slow, SLOW) if stages else (scorer.score_batch, scorer.stage)
             for size in sorted({1, min(8, self.settings.batch_max_size), self.settings.batch_max_size}):
                 batch_fn([WARM_UP_TEXT] * size)
@@ -169,22 +168,6 @@ class ServingRuntime:
             model.data_md5 or "?",
             self.settings.track,
         )
-
-    @staticmethod
-    def _cascade_stages(loaded) -> tuple[CascadeStages | None, float | None]:
-        """For a cascade: its stages, checked against the registered model, and its slow share on the reference."""
-        if not is_cascade(loaded.predictor):
-            return None, None
-        stages = CascadeStages(loaded.predictor)
-        reference = reference_texts(loaded.folder)
-        stages.verify([WARM_UP_TEXT, *reference[:VERIFY_TEXTS]])
-        share = stages.slow_share(reference)
-        logger.info(
-            "cascade: fast stage in the request path (routing threshold %.3f), slow share on the reference %s",
-            stages.threshold,
-            "unknown (no reference sample)" if share is None else f"{share:.1%}",
-        )
-        return stages, share
 
     async def aclose(self) -> None:
         """Finish queued tickets, flush the prediction log, release the model (SIGTERM path)."""
