@@ -1,6 +1,6 @@
 """Serving speed: a cascade and its slow model alone, each in-process and over HTTP, in one run.
 
-    .venv/bin/python benchmarks/serve.py [--model-uri URI] [--duration 15] [--connections 128]
+    .venv/bin/python benchmarks/serve.py [--model-uri URI] [--duration 15] [--connections 128] [--fast-stage]
 
 Models: by default a cascade is trained by the pipeline's own code (``train.model: cascade``, the rest of
 params.yaml as is) on data/splits/*.csv with the embed stage's cached embeddings, its routing threshold
@@ -8,7 +8,7 @@ chosen on validation; its slow stage is packaged as a model of its own (the "slo
 the review threshold and reference sample the evaluate stage would give them and are registered in a
 throw-away MLflow store (the project's mlflow.db is never written). ``--model-uri`` measures a registered
 model instead (copied out of the project's registry, read only); if it is a cascade, its slow stage alone
-is measured beside it.
+is measured beside it; ``--fast-stage`` adds its tf-idf stage alone, the ceiling of the HTTP path.
 
 Phases per model, one after the other so they never compete for the CPU:
 
