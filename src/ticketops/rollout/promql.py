@@ -51,7 +51,6 @@ class PromQL:
 
     def __init__(self, base_url: str, timeout: float = 5.0):
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self._pool = _Pool(timeout)  # shared with the copies ``at`` makes
         self.evaluation_time: float | None = None  # None: each query is evaluated when Prometheus receives it
 
