@@ -463,15 +463,14 @@ def prepare_models(args: argparse.Namespace, root: Path, params: Params) -> dict
     version = bench_models.register(given, BENCH_MODEL, family, family)
     models = {family: str(ModelRef.version_of(BENCH_MODEL, version))}
     if isinstance(classifier, CascadeClassifier):
-        saved = given / CascadeClassifier.SLOW if args.model_uri else None
-        slow = bench_models.package(classifier.slow, data, params, root / "slow", saved=saved)
-        version = bench_models.register(slow, BENCH_MODEL, classifier.slow.family, "slow stage alone")
-        models["slow_stage_alone"] = str(ModelRef.version_of(BENCH_MODEL, version))
+        stages = [(CascadeClassifier.SLOW, classifier.slow)]
         if args.fast_stage:
-            saved = given / CascadeClassifier.FAST if args.model_uri else None
-            fast = bench_models.package(classifier.fast, data, params, root / "fast", saved=saved)
-            version = bench_models.register(fast, BENCH_MODEL, classifier.fast.family, "fast stage alone")
-            models["fast_stage_alone"] = str(ModelRef.version_of(BENCH_MODEL, version))
+            stages.append((CascadeClassifier.FAST, classifier.fast))
+        for part, stage in stages:
+            saved = given / part if args.model_uri else None
+            folder = bench_models.package(stage, data, params, root / part, saved=saved)
+            version = bench_models.register(folder, BENCH_MODEL, stage.family, f"{part} stage alone")
+            models[f"{part}_stage_alone"] = str(ModelRef.version_of(BENCH_MODEL, version))
         print(f"  cascade threshold {classifier.threshold:.3f}; registered {models}", flush=True)
     return models
 
